@@ -1,0 +1,341 @@
+"""rdsla command line: inventory, export, hosts, analyze, rules, compat, batch.
+
+Exit codes (DESIGN.md, "Contracts"): 0 done and nothing at or above --fail-on; 1 a cause at
+or above --fail-on; 2 usage error or not one PATH could be opened; 3 batch only, some bundles
+failed. A damaged artifact inside a bundle is a ledger entry, never exit 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Optional
+
+from analyzer import __version__
+from analyzer.limits import Limits
+from analyzer.model import SEVERITIES, severity_rank
+from parsers.base import ParseOptions
+
+EXIT_OK, EXIT_CAUSE, EXIT_USAGE, EXIT_BATCH_FAILED = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    pass
+
+
+def _size(text: str) -> int:
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    t = text.strip().lower().rstrip("b").rstrip("i")
+    try:
+        if t and t[-1] in units:
+            return int(float(t[:-1]) * units[t[-1]])
+        return int(t)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 512M, 2G)") from exc
+
+
+def _iso_time(text: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO time: {text!r} (e.g. 2024-05-01T12:00:00Z)") from exc
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    d = Limits()
+    p.add_argument("paths", nargs="+", metavar="PATH", help="bundle folder, .zip, or loose files")
+    p.add_argument("--all-events", action="store_true", help="keep every event, not only the catalog's")
+    p.add_argument("--evtx-backend", choices=("rust", "python"), default="rust")
+    p.add_argument("--full-registry", action="store_true", help="walk whole hives (slow), not only the known keys")
+    p.add_argument("--as-of", type=_iso_time, help="collection time to use instead of the newest timestamp")
+    p.add_argument("--jobs", type=int, default=None, help="parallel parser processes (default: cores)")
+    p.add_argument("--quiet", action="store_true")
+    g = p.add_argument_group("limits (hostile input)")
+    g.add_argument("--max-file-size", type=_size, default=d.max_file_bytes, help="largest artifact read (default 2G)")
+    g.add_argument("--max-total-size", type=_size, default=d.max_total_bytes, help="uncompressed total of one zip (default 8G)")
+    g.add_argument("--max-members", type=int, default=d.max_members, help="members read from one zip (default 20000)")
+    g.add_argument("--max-ratio", type=int, default=d.max_ratio, help="zip member compression ratio (default 1000)")
+    g.add_argument("--max-files", type=int, default=d.max_files, help="files walked in one folder (default 100000)")
+    g.add_argument("--artifact-timeout", type=int, default=d.artifact_seconds, help="seconds per artifact (default 600)")
+
+
+def _options(args) -> ParseOptions:
+    limits = Limits(max_file_bytes=args.max_file_size, max_total_bytes=args.max_total_size,
+                    max_members=args.max_members, max_ratio=args.max_ratio, max_files=args.max_files,
+                    artifact_seconds=args.artifact_timeout)
+    return ParseOptions(all_events=args.all_events, evtx_backend=args.evtx_backend,
+                        full_registry=args.full_registry, limits=limits)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rdsla", description="Offline root-cause analyzer for RDS licensing failures.")
+    parser.add_argument("--version", action="version", version=f"rdsla {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("inventory", help="list the artifacts and hosts found, without analysis")
+    _common(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("export", help="dump one normalized frame")
+    _common(p)
+    p.add_argument("--frame", required=True, choices=("events", "registry", "keypacks", "issued", "artifacts"))
+    p.add_argument("--format", default="csv", choices=("csv", "jsonl", "parquet"))
+    p.add_argument("-o", "--output", help="output file (default: standard output; parquet needs a file)")
+
+    p = sub.add_parser("hosts", help="what each machine is and how it is configured, with sources")
+    _common(p)
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("analyze", help="run the analysis and write the report")
+    _common(p)
+    p.add_argument("-o", "--output", help="HTML report file")
+    p.add_argument("--json", dest="json_out", metavar="FILE", help="findings.json file")
+    p.add_argument("--md", dest="md_out", metavar="FILE", help="Markdown summary file")
+    p.add_argument("--format", dest="formats", help="html,json,md: write report.html/findings.json/summary.md to --out-dir")
+    p.add_argument("--out-dir", help="folder for --format outputs")
+    p.add_argument("--fail-on", choices=SEVERITIES, default="error")
+
+    p = sub.add_parser("rules", help="list the rule pack")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("compat", help="CAL / session host / license server compatibility tables")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("batch", help="analyze many bundles and write a fleet index")
+    p.add_argument("inputs", nargs="+", metavar="INPUT")
+    p.add_argument("-o", "--out-dir", required=True, dest="out_dir")
+    p.add_argument("--jobs", type=int, default=None)
+    p.add_argument("--scheduler", help="local | tcp://HOST:PORT (Dask)")
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--timeout", type=float, default=900.0, help="seconds per bundle")
+    p.add_argument("--fail-on", choices=SEVERITIES, default="error")
+    p.add_argument("--quiet", action="store_true")
+    return parser
+
+
+def _progress(args):
+    if getattr(args, "quiet", False) or not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int, name: str) -> None:
+        sys.stderr.write(f"\r\033[K[{done}/{total}] {name[-70:]}")
+        if done == total:
+            sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
+    return show
+
+
+def _ingest(args):
+    from analyzer.pipeline import ingest
+    ingested = ingest(args.paths, _options(args), args.jobs, _progress(args))
+    if ingested.intake.inputs_opened == 0:
+        for m in ingested.intake.messages:
+            print(f"rdsla: {m}", file=sys.stderr)
+        raise UsageError("not one PATH could be opened")
+    return ingested
+
+
+def _analysis(args):
+    from analyzer.pipeline import reason
+    return reason(_ingest(args), args.paths, args.as_of)
+
+
+def _check_output(path: Optional[str], input_dirs: list[str]) -> None:
+    if not path:
+        return
+    target = Path(path).resolve()
+    for d in input_dirs:
+        if target == Path(d) or Path(d) in target.parents:
+            raise UsageError(f"{path}: refusing to write inside the input folder {d} (rdsla never writes into its input)")
+
+
+def cmd_inventory(args) -> int:
+    ingested = _ingest(args)
+    for m in ingested.intake.messages:
+        print(f"rdsla: {m}", file=sys.stderr)
+    art = ingested.frames["artifacts"]
+    hosts = [{"name": n, "aliases": sorted(a)} for n, a in sorted(ingested.hosts.items())]
+    rows = []
+    for r in art.to_dict("records"):
+        rows.append({"path": r["path"], "kind": r["kind"], "host": None if _na(r["host"]) else r["host"],
+                     "status": r["status"], "records_read": _int(r["records_read"]),
+                     "records_lost": _int(r["records_lost"]), "warnings": list(r["warnings"] or [])})
+    if args.json:
+        print(json.dumps({"hosts": hosts, "artifacts": rows}, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    print(f"{len(hosts)} host(s): " + ", ".join(h["name"] + (f" ({', '.join(h['aliases'])})" if h["aliases"] else "") for h in hosts))
+    width = max([len(r["path"]) for r in rows] + [4])
+    width = min(width, 90)
+    print(f"{'PATH':<{width}}  {'KIND':<14} {'HOST':<15} {'STATUS':<8} {'READ':>8} {'LOST':>6}  WARNINGS")
+    for r in rows:
+        warn = "; ".join(r["warnings"])
+        print(f"{r['path'][-width:]:<{width}}  {r['kind']:<14} {(r['host'] or '-'):<15} {r['status']:<8} "
+              f"{r['records_read']:>8} {r['records_lost']:>6}  {warn[:160]}")
+    return EXIT_OK
+
+
+def cmd_export(args) -> int:
+    ingested = _ingest(args)
+    _check_output(args.output, ingested.intake.input_dirs)
+    frame = ingested.frames[args.frame]
+    if args.format == "parquet":
+        if not args.output:
+            raise UsageError("--format parquet needs -o FILE")
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError as exc:
+            raise UsageError("--format parquet needs pyarrow (pip install 'rdsla[parquet]')") from exc
+        out = frame.copy()
+        for col in out.columns:
+            if out[col].dtype == object:
+                out[col] = out[col].map(lambda v: None if v is None else json.dumps(v, default=str) if isinstance(v, (dict, list)) else str(v))
+        out.to_parquet(args.output, index=False)
+        return EXIT_OK
+    if args.format == "csv":
+        out = frame.copy()
+        for col in out.columns:
+            if out[col].dtype == object:
+                out[col] = out[col].map(lambda v: json.dumps(v, ensure_ascii=False, default=str) if isinstance(v, (dict, list)) else v)
+        text = out.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
+    else:
+        text = frame.to_json(orient="records", lines=True, date_format="iso", force_ascii=False, default_handler=str)
+        if text and not text.endswith("\n"):
+            text += "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def cmd_hosts(args) -> int:
+    from reports.hosts_table import render_hosts
+    analysis = _analysis(args)
+    if args.json:
+        print(json.dumps({"as_of": analysis.as_of.isoformat(), "hosts": [h.to_dict(analysis.as_of) for h in analysis.hosts]},
+                         indent=2, ensure_ascii=False))
+    else:
+        print(render_hosts(analysis))
+    return EXIT_OK
+
+
+def cmd_analyze(args) -> int:
+    outputs: dict[str, str] = {}
+    html_path, json_path, md_path = args.output, args.json_out, args.md_out
+    if args.formats:
+        wanted = {f.strip() for f in args.formats.split(",") if f.strip()}
+        unknown = wanted - {"html", "json", "md"}
+        if unknown:
+            raise UsageError(f"--format: unknown {', '.join(sorted(unknown))} (html, json, md)")
+        out_dir = Path(args.out_dir or ".")
+        html_path = html_path or (str(out_dir / "report.html") if "html" in wanted else None)
+        json_path = json_path or (str(out_dir / "findings.json") if "json" in wanted else None)
+        md_path = md_path or (str(out_dir / "summary.md") if "md" in wanted else None)
+    ingested = _ingest(args)
+    for p in (html_path, json_path, md_path):
+        _check_output(p, ingested.intake.input_dirs)
+    from analyzer.pipeline import reason
+    analysis = reason(ingested, args.paths, args.as_of)
+    if html_path:
+        from reports.html import render as render_html
+        _write(html_path, render_html(analysis))
+        outputs["report"] = html_path
+    if json_path:
+        from reports.findings_json import render as render_json
+        _write(json_path, render_json(analysis))
+        outputs["findings"] = json_path
+    if md_path:
+        from reports.markdown import render as render_md
+        _write(md_path, render_md(analysis))
+        outputs["summary"] = md_path
+    if not args.quiet:
+        from reports.terminal import summary
+        print(summary(analysis, outputs))
+    return exit_code_for(analysis, args.fail_on)
+
+
+def exit_code_for(analysis, fail_on: str) -> int:
+    threshold = severity_rank(fail_on)
+    for f in analysis.findings:
+        if f.state == "detected" and f.kind == "cause" and severity_rank(f.severity) >= threshold:
+            return EXIT_CAUSE
+    return EXIT_OK
+
+
+def _write(path: str, text: str) -> None:
+    target = Path(path)
+    if target.parent and not target.parent.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+
+
+def cmd_rules(args) -> int:
+    from rules.registry import load_rules
+    rules = load_rules()
+    if args.json:
+        print(json.dumps([r.meta.to_dict() for r in rules], indent=2, ensure_ascii=False))
+    else:
+        for r in rules:
+            m = r.meta
+            print(f"{m.id}  {m.kind:<7} {m.severity:<8} {m.title}")
+    return EXIT_OK
+
+
+def cmd_compat(args) -> int:
+    from rules.compat import compat_document, render_tables
+    if args.json:
+        print(json.dumps(compat_document(), indent=2))
+    else:
+        print(render_tables())
+    return EXIT_OK
+
+
+def cmd_batch(args) -> int:
+    from analyzer.batch import run_batch_cli
+    return run_batch_cli(args)
+
+
+COMMANDS = {"inventory": cmd_inventory, "export": cmd_export, "hosts": cmd_hosts, "analyze": cmd_analyze,
+            "rules": cmd_rules, "compat": cmd_compat, "batch": cmd_batch}
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"rdsla: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("rdsla: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return EXIT_OK
+
+
+def _na(v) -> bool:
+    try:
+        import pandas as pd
+        return v is None or bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def _int(v) -> int:
+    return 0 if _na(v) else int(v)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,126 @@
+"""Frame schemas: the contract between parsers, host profiles, rules and reports.
+
+Every frame is defined once here (column name -> pandas dtype). Parsers build their rows as
+plain dicts and call :func:`make_frame`; consumers may rely on every column existing with the
+declared dtype, also when the frame is empty. Times are tz-aware UTC.
+
+Reference: ../shared/DESIGN.md, section "Frames".
+"""
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+import pandas as pd
+
+UTC_TIME = "datetime64[ns, UTC]"
+
+SCHEMAS: dict[str, dict[str, str]] = {
+    "events": {
+        "host": "string",
+        "channel": "string",
+        "provider": "string",
+        "source_name": "string",
+        "event_id": "Int64",
+        "qualifiers": "Int64",
+        "legacy_event_id": "Int64",
+        "level": "Int64",
+        "time": UTC_TIME,
+        "record_id": "Int64",
+        "computer": "string",
+        "user_sid": "string",
+        "data": "object",  # dict name -> str
+        "message": "string",
+        "source": "string",
+    },
+    "registry": {
+        "host": "string",
+        "hive": "string",
+        "key": "string",
+        "key_ccs": "string",
+        "value": "string",
+        "type": "string",
+        "data": "object",  # str | int | list[str] | hex str for binary
+        "last_write": UTC_TIME,
+        "source": "string",
+    },
+    "keypacks": {
+        "license_server": "string",
+        "keypack_id": "string",
+        "cal_version": "string",
+        "cal_type": "string",
+        "total": "Int64",
+        "issued": "Int64",
+        "available": "Int64",
+        "builtin": "boolean",
+        "temporary": "boolean",
+        "expires": UTC_TIME,
+        "status": "string",
+        "source": "string",
+    },
+    "issued": {
+        "license_server": "string",
+        "cal_version": "string",
+        "cal_type": "string",
+        "issued_to": "string",
+        "issued_on": UTC_TIME,
+        "expires_on": UTC_TIME,
+        "status": "string",
+        "source": "string",
+    },
+    "artifacts": {
+        "path": "string",
+        "kind": "string",
+        "host": "string",
+        "status": "string",
+        "records_read": "Int64",
+        "records_lost": "Int64",
+        "warnings": "object",  # list[str]
+        "size": "Int64",
+    },
+}
+
+FRAME_NAMES = tuple(SCHEMAS)
+
+
+def empty_frame(name: str) -> pd.DataFrame:
+    """A typed, empty frame with every column of the schema."""
+    schema = SCHEMAS[name]
+    return pd.DataFrame({col: pd.Series([], dtype=dtype) for col, dtype in schema.items()})
+
+
+def make_frame(name: str, rows: Iterable[Mapping] | pd.DataFrame) -> pd.DataFrame:
+    """Build a frame of schema ``name`` from row dicts (missing columns become NA)."""
+    schema = SCHEMAS[name]
+    raw = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
+    if raw.empty and not len(raw.columns):
+        return empty_frame(name)
+    out = {}
+    for col, dtype in schema.items():
+        if col in raw.columns:
+            out[col] = _coerce(raw[col], dtype)
+        else:
+            out[col] = pd.Series([pd.NA] * len(raw), dtype=dtype if dtype != UTC_TIME else "object")
+            out[col] = _coerce(out[col], dtype)
+    return pd.DataFrame(out, index=range(len(raw)))
+
+
+def _coerce(series: pd.Series, dtype: str) -> pd.Series:
+    series = series.reset_index(drop=True)
+    if dtype == UTC_TIME:
+        return pd.to_datetime(series, utc=True, errors="coerce", format="mixed").astype(UTC_TIME)
+    if dtype == "object":
+        return series.astype("object")
+    if dtype == "Int64":
+        return pd.to_numeric(series, errors="coerce").astype("Int64")
+    if dtype == "boolean":
+        return series.astype("boolean")
+    return series.astype(dtype)
+
+
+def concat_frames(name: str, frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate frames of one schema, keeping dtypes; empty input gives an empty frame."""
+    parts = [f for f in frames if f is not None and len(f)]
+    if not parts:
+        return empty_frame(name)
+    out = pd.concat(parts, ignore_index=True)
+    return out[list(SCHEMAS[name])]

@@ -1,0 +1,175 @@
+"""The pipeline: bundle -> parsed frames -> host profiles -> findings -> verdict.
+
+Each step is a plain function on plain data (DESIGN.md, "Data flow"). ``ingest`` stops after
+the frames (inventory, export); ``analyze`` runs everything.
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable, Optional
+
+import pandas as pd
+
+from analyzer.bundle import Intake, LedgerEntry, open_bundle
+from analyzer.frames import concat_frames, empty_frame, make_frame
+from analyzer.hostnames import HostResolver, canonical
+from analyzer.model import Analysis
+from parsers import parser_for
+from parsers.base import ParseOptions, ParseResult, Source
+
+
+@dataclass
+class Ingested:
+    """Frames and ledger of one bundle, before any reasoning."""
+
+    intake: Intake
+    frames: dict[str, pd.DataFrame]
+    facts: list[dict] = field(default_factory=list)
+    event_stats: list[dict] = field(default_factory=list)
+    hosts: dict[str, set[str]] = field(default_factory=dict)   # canonical -> aliases
+
+
+def parse_source(source: Source, options: ParseOptions) -> ParseResult:
+    """Run the parser of one source; any exception becomes a failed result (never raises)."""
+    try:
+        return parser_for(source.kind)(source, options)
+    except MemoryError:
+        return ParseResult.failed(f"{source.display}: out of memory while parsing")
+    except Exception as exc:  # noqa: BLE001 - a parser bug must not stop the bundle
+        return ParseResult.failed(f"{source.display}: parser error {type(exc).__name__}: {exc}")
+
+
+def ingest(paths: list[str], options: ParseOptions = ParseOptions(), jobs: Optional[int] = None,
+           progress: Optional[Callable[[int, int, str], None]] = None) -> Ingested:
+    intake = open_bundle(paths, options.limits)
+    results = _parse_all(intake.sources, options, jobs, progress)
+    return _assemble(intake, results)
+
+
+def _parse_all(sources: list[Source], options: ParseOptions, jobs: Optional[int],
+               progress: Optional[Callable[[int, int, str], None]]) -> list[ParseResult]:
+    jobs = jobs if jobs is not None else (os.cpu_count() or 1)
+    heavy = [i for i, s in enumerate(sources) if s.kind in ("evtx", "hive") and s.size > 512 * 1024]
+    results: list[Optional[ParseResult]] = [None] * len(sources)
+    done = 0
+    if jobs > 1 and len(heavy) > 1:
+        with ProcessPoolExecutor(max_workers=min(jobs, len(heavy))) as pool:
+            futures = {pool.submit(parse_source, sources[i], options): i for i in heavy}
+            for i, s in enumerate(sources):
+                if i not in futures.values():
+                    results[i] = parse_source(s, options)
+                    done += 1
+                    if progress:
+                        progress(done, len(sources), s.display)
+            for fut in as_completed(futures):
+                i = futures[fut]
+                try:
+                    results[i] = fut.result()
+                except Exception as exc:  # noqa: BLE001 - a worker killed by a hostile file
+                    results[i] = ParseResult.failed(f"{sources[i].display}: worker failed: {exc}")
+                done += 1
+                if progress:
+                    progress(done, len(sources), sources[i].display)
+    else:
+        for i, s in enumerate(sources):
+            results[i] = parse_source(s, options)
+            done += 1
+            if progress:
+                progress(done, len(sources), s.display)
+    return [r for r in results if r is not None]
+
+
+def _assemble(intake: Intake, results: list[ParseResult]) -> Ingested:
+    resolver = HostResolver()
+    artifact_hosts: list[Optional[str]] = []
+    for source, result in zip(intake.sources, results):
+        host = None
+        if result.computers:
+            for name in result.computers:
+                resolver.add(name)
+            host = canonical(Counter(result.computers).most_common(1)[0][0])
+        elif source.host_hint:
+            host = resolver.add(source.host_hint)
+        artifact_hosts.append(host)
+
+    parts: dict[str, list[pd.DataFrame]] = {name: [] for name in ("events", "registry", "keypacks", "issued")}
+    ledger_rows = []
+    facts: list[dict] = []
+    stats: list[dict] = []
+    for source, result, host in zip(intake.sources, results, artifact_hosts):
+        for name, frame in result.frames.items():
+            if frame is None or not len(frame):
+                continue
+            frame = frame.copy()
+            frame["source"] = source.display
+            if name == "events":
+                frame["host"] = frame["computer"].map(canonical).fillna(host) if "computer" in frame else host
+            elif name == "registry":
+                frame["host"] = host
+            elif name in ("keypacks", "issued"):
+                ls = frame["license_server"].map(canonical) if "license_server" in frame else None
+                frame["license_server"] = ls.fillna(host) if ls is not None else host
+                for value in frame["license_server"].dropna().unique():
+                    resolver.add(value)
+            parts[name].append(make_frame(name, frame))
+        for fact in result.facts:
+            fact = dict(fact)
+            fact.setdefault("source", source.display)
+            fact["host"] = canonical(fact.get("host")) or host
+            if fact["host"]:
+                resolver.add(fact["host"])
+            facts.append(fact)
+        for stat in result.event_stats:
+            stats.append({"source": source.display, "host": host, **stat})
+        ledger_rows.append({"path": source.display, "kind": source.kind, "host": host, "status": result.status,
+                            "records_read": result.records_read, "records_lost": result.records_lost,
+                            "warnings": list(result.warnings), "size": source.size})
+    ledger_rows.extend(entry.to_row() for entry in intake.ledger)
+    frames = {name: concat_frames(name, frames) for name, frames in parts.items()}
+    frames["artifacts"] = make_frame("artifacts", ledger_rows) if ledger_rows else empty_frame("artifacts")
+    return Ingested(intake=intake, frames=frames, facts=facts, event_stats=stats, hosts=resolver.aliases)
+
+
+def collection_time(frames: dict[str, pd.DataFrame], as_of: Optional[datetime]) -> tuple[datetime, str]:
+    """"Now" for an offline bundle: the newest event or hive write, never the wall clock
+    unless the bundle has no timestamp at all (and then say so)."""
+    if as_of is not None:
+        return (as_of if as_of.tzinfo else as_of.replace(tzinfo=timezone.utc)), "--as-of"
+    candidates = []
+    ev = frames["events"]
+    if len(ev) and ev["time"].notna().any():
+        candidates.append((ev["time"].max(), "newest event"))
+    reg = frames["registry"]
+    if len(reg) and reg["last_write"].notna().any():
+        candidates.append((reg["last_write"].max(), "newest registry write"))
+    if candidates:
+        when, origin = max(candidates, key=lambda c: c[0])
+        return when.to_pydatetime(), origin
+    return datetime.now(timezone.utc), "wall clock (the bundle holds no timestamp)"
+
+
+def analyze(paths: list[str], options: ParseOptions = ParseOptions(), as_of: Optional[datetime] = None,
+            jobs: Optional[int] = None, progress: Optional[Callable[[int, int, str], None]] = None) -> Analysis:
+    started = time.perf_counter()
+    ingested = ingest(paths, options, jobs, progress)
+    return reason(ingested, paths, as_of, started)
+
+
+def reason(ingested: Ingested, paths: list[str], as_of: Optional[datetime] = None,
+           started: Optional[float] = None) -> Analysis:
+    from analyzer.hosts import build_profiles
+    from analyzer.verdict import rank
+    from rules.engine import run_rules
+
+    when, origin = collection_time(ingested.frames, as_of)
+    analysis = Analysis(inputs=list(paths), as_of=when, as_of_origin=origin, frames=ingested.frames,
+                        event_stats=ingested.event_stats, messages=list(ingested.intake.messages))
+    analysis.hosts = build_profiles(ingested.frames, ingested.facts, ingested.hosts, when)
+    analysis.findings = run_rules(analysis)
+    analysis.root_causes = rank(analysis)
+    return analysis

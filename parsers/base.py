@@ -1,0 +1,135 @@
+"""What every parser receives and returns.
+
+A parser is a function ``parse(source: Source, options: ParseOptions) -> ParseResult``. It
+only produces data (rows for frames, counts, warnings, facts); formatting happens later
+(plaso's rule). Failures are data too: a parser never raises for bad input, it returns
+``status="failed"`` or ``"partial"`` with warnings naming the position.
+"""
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass, field
+from typing import Optional
+
+import pandas as pd
+
+from analyzer.limits import Limits
+
+
+class SourceTooLarge(Exception):
+    """A member grew past its size limit while being read (zip bomb or lying header)."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One file of a bundle, wherever it lives, and how to read it again in any process.
+
+    ``chain`` is the way in: ``(fs_path,)`` for a file on disk, ``(zip_path, member)`` for a
+    zip member, ``(zip_path, inner_zip_member, member)`` for a member of a zip inside a zip.
+    ``display`` is the path shown to the engineer (``upload.zip!/LS01/System.evtx``).
+    """
+
+    display: str
+    chain: tuple[str, ...]
+    size: int
+    kind: str = "unknown"
+    host_hint: Optional[str] = None
+    hint_origin: Optional[str] = None        # "file name" | "folder name"
+    companions: tuple["Source", ...] = ()    # LocaleMetaData/*.MTA beside an .evtx, .LOG1/.LOG2 beside a hive
+    max_bytes: int = 1 << 30
+
+    @property
+    def name(self) -> str:
+        return self.chain[-1].replace("\\", "/").rsplit("/", 1)[-1]
+
+    @property
+    def local_path(self) -> Optional[str]:
+        """The real file path when the source is a plain file on disk (no zip)."""
+        return self.chain[0] if len(self.chain) == 1 else None
+
+    def read_bytes(self, limit: Optional[int] = None) -> bytes:
+        """The whole content, never more than ``limit`` (default ``max_bytes``) bytes."""
+        limit = self.max_bytes if limit is None else limit
+        if len(self.chain) == 1:
+            with open(self.chain[0], "rb") as fh:
+                data = fh.read(limit + 1)
+        else:
+            data = _read_member(self.chain, limit)
+        if len(data) > limit:
+            raise SourceTooLarge(f"{self.display}: larger than the limit of {limit:,} bytes")
+        return data
+
+    def read_head(self, size: int = 65536) -> bytes:
+        if len(self.chain) == 1:
+            with open(self.chain[0], "rb") as fh:
+                return fh.read(size)
+        return _read_member(self.chain, size, truncate=True)
+
+    def open(self) -> io.BufferedIOBase:
+        """A binary file object (a real file on disk, else an in-memory copy)."""
+        if len(self.chain) == 1:
+            return open(self.chain[0], "rb")
+        return io.BytesIO(self.read_bytes())
+
+
+def _read_member(chain: tuple[str, ...], limit: int, truncate: bool = False) -> bytes:
+    with zipfile.ZipFile(chain[0]) as outer:
+        if len(chain) == 2:
+            return _read_capped(outer, chain[1], limit, truncate)
+        inner_bytes = _read_capped(outer, chain[1], 1 << 31, False)
+    with zipfile.ZipFile(io.BytesIO(inner_bytes)) as inner:
+        return _read_capped(inner, chain[2], limit, truncate)
+
+
+def _read_capped(zf: zipfile.ZipFile, member: str, limit: int, truncate: bool) -> bytes:
+    """Read a member by streaming, stopping one byte past ``limit`` (never trusts headers)."""
+    out = bytearray()
+    with zf.open(member) as fh:
+        while len(out) <= limit:
+            block = fh.read(min(1 << 20, limit + 1 - len(out)))
+            if not block:
+                break
+            out += block
+    if truncate:
+        return bytes(out[:limit])
+    return bytes(out)
+
+
+@dataclass
+class ParseOptions:
+    all_events: bool = False
+    evtx_backend: str = "rust"          # rust | python
+    full_registry: bool = False
+    limits: Limits = field(default_factory=Limits)
+
+
+@dataclass
+class ParseResult:
+    """What one parser made of one artifact.
+
+    ``frames`` maps frame name -> rows (a DataFrame of that schema, see analyzer.frames);
+    ``computers`` lists machine names seen in the content with how many records name each
+    (the host of the artifact is the most frequent); ``facts`` are single values that are not
+    rows of a frame, each ``{"host", "name", "value", "source", "detail"}``;
+    ``event_stats`` counts records per (channel, provider, event_id, relevant).
+    """
+
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    status: str = "ok"                  # ok | partial | failed
+    records_read: int = 0
+    records_lost: int = 0
+    warnings: list[str] = field(default_factory=list)
+    computers: dict[str, int] = field(default_factory=dict)
+    facts: list[dict] = field(default_factory=list)
+    event_stats: list[dict] = field(default_factory=list)
+
+    def warn(self, message: str, lost: int = 0) -> None:
+        self.warnings.append(message)
+        self.records_lost += lost
+        if self.status == "ok":
+            self.status = "partial"
+
+    @classmethod
+    def failed(cls, message: str) -> "ParseResult":
+        return cls(status="failed", warnings=[message])

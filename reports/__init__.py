@@ -1,0 +1,1 @@
+"""Renderers: HTML report, findings.json, Markdown and terminal summaries."""

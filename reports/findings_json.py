@@ -1,0 +1,27 @@
+"""findings.json: the machine-readable result of one analysis (schema rdsla.findings/1)."""
+from __future__ import annotations
+
+import json
+
+from analyzer.model import Analysis, jsonable
+
+SCHEMA = "rdsla.findings/1"
+
+
+def findings_document(analysis: Analysis) -> dict:
+    artifacts = analysis.frames["artifacts"]
+    return {
+        "schema": SCHEMA,
+        "as_of": analysis.as_of.isoformat(),
+        "as_of_origin": analysis.as_of_origin,
+        "inputs": list(analysis.inputs),
+        "hosts": [h.to_dict(analysis.as_of) for h in analysis.hosts],
+        "root_causes": [rc.to_dict() for rc in analysis.root_causes],
+        "findings": [f.to_dict() for f in analysis.findings],
+        "artifacts": jsonable(artifacts.astype(object).where(artifacts.notna(), None).to_dict("records")),
+        "messages": list(analysis.messages),
+    }
+
+
+def render(analysis: Analysis) -> str:
+    return json.dumps(findings_document(analysis), indent=2, ensure_ascii=False)

@@ -1,0 +1,1 @@
+"""The rule API and the RDS licensing rule pack."""

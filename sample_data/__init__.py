@@ -1,0 +1,1 @@
+"""Sample bundles and the forge that builds them."""

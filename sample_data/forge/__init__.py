@@ -1,0 +1,1 @@
+"""The deterministic forge: EVTX and regf writers, scenario bundles."""
