@@ -59,6 +59,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
     },
     "issued": {
         "license_server": "string",
+        "keypack_id": "string",
         "cal_version": "string",
         "cal_type": "string",
         "issued_to": "string",

@@ -131,8 +131,26 @@ def _assemble(intake: Intake, results: list[ParseResult]) -> Ingested:
                             "warnings": list(result.warnings), "size": source.size})
     ledger_rows.extend(entry.to_row() for entry in intake.ledger)
     frames = {name: concat_frames(name, frames) for name, frames in parts.items()}
+    frames["issued"] = join_issued_to_keypacks(frames["issued"], frames["keypacks"])
     frames["artifacts"] = make_frame("artifacts", ledger_rows) if ledger_rows else empty_frame("artifacts")
     return Ingested(intake=intake, frames=frames, facts=facts, event_stats=stats, hosts=resolver.aliases)
+
+
+def join_issued_to_keypacks(issued: pd.DataFrame, keypacks: pd.DataFrame) -> pd.DataFrame:
+    """Issued CALs name their key pack; collectors write packs and issued licenses to separate
+    files (MSRD-Collect ``_rdls_LicenseKeyPacks.html`` / ``_rdls_IssuedLicenses.html``), so the
+    CAL version and type of an issued license come from its pack across files."""
+    if not len(issued) or not len(keypacks):
+        return issued
+    packs = keypacks.dropna(subset=["keypack_id"]).drop_duplicates(["license_server", "keypack_id"])
+    lookup = {(ls, kp): (ver, typ) for ls, kp, ver, typ in
+              zip(packs["license_server"], packs["keypack_id"], packs["cal_version"], packs["cal_type"])}
+    out = issued.copy()
+    for col, i in (("cal_version", 0), ("cal_type", 1)):
+        filled = [cur if not pd.isna(cur) else lookup.get((ls, kp), (pd.NA, pd.NA))[i]
+                  for cur, ls, kp in zip(out[col], out["license_server"], out["keypack_id"])]
+        out[col] = pd.array(filled, dtype="string")
+    return out
 
 
 def collection_time(frames: dict[str, pd.DataFrame], as_of: Optional[datetime]) -> tuple[datetime, str]:

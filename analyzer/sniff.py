@@ -21,7 +21,7 @@ LICENSING_FIELDS = (
     "Terminal Server License Servers", "activation status", "Grace period days left",
     "Per User CAL", "Per Device CAL", "CAL Type", "Installed CALs", "Issued CALs",
     "LicenseServerVersion", "Win32_TSLicenseServer", "Win32_TSLicenseKeyPack",
-    "Win32_TSIssuedLicense", "Win32_TSLicenseReport",
+    "Win32_TSIssuedLicense", "Win32_TSLicenseReport", "DatabasePath",
 )
 _FIELD_RE = re.compile("|".join(re.escape(f) for f in LICENSING_FIELDS), re.IGNORECASE)
 _REG_QUERY_KEY = re.compile(r"^HKEY_(LOCAL_MACHINE|CURRENT_USER|USERS|CLASSES_ROOT|CURRENT_CONFIG)\\|^HK(LM|CU|U|CR|CC)\\", re.M)
@@ -82,17 +82,27 @@ def sniff(head: bytes) -> Sniffed:
         if "<table" in low or "<html" in low or "<!doctype html" in low:
             if "<table" in text.lower():
                 return Sniffed("licensing_html", "HTML table with RD Licensing fields")
-        first = _first_data_line(text)
-        if first is not None and (first.count(",") >= 2 or first.count(";") >= 2) and _FIELD_RE.search(first):
+        if any(_is_delimited_header(line) for line in _data_lines(text, 10)):
             return Sniffed("licensing_csv", "delimited header with RD Licensing fields")
         return Sniffed("licensing_text", "text with RD Licensing fields: " + ", ".join(sorted(fields)[:4]))
     return Sniffed("unknown", "text without registry or RD Licensing content")
 
 
-def _first_data_line(text: str) -> str | None:
+def _data_lines(text: str, count: int) -> list[str]:
+    """The first ``count`` non-blank lines, without ``#TYPE`` and Checkmk section lines."""
+    out = []
     for line in text.splitlines():
         s = line.strip()
-        if not s or s.startswith("#TYPE") or s.startswith("<<<"):
-            continue
-        return s
-    return None
+        if s and not s.startswith("#TYPE") and not s.startswith("<<<"):
+            out.append(s)
+            if len(out) == count:
+                break
+    return out
+
+
+def _is_delimited_header(line: str) -> bool:
+    for sep in (",", ";", "\t"):
+        cells = [c.strip().strip('"') for c in line.split(sep)]
+        if len(cells) >= 3 and sum(1 for c in cells if _FIELD_RE.fullmatch(c)) >= 2:
+            return True
+    return False

@@ -1,0 +1,163 @@
+"""A forged machine: its configuration, and the registry trees that configuration leaves.
+
+Paths and values: RDS_LICENSING.md section 2 (RCM\\Licensing Core, TermService\\Parameters
+\\LicenseServers, Policies\\...\\Terminal Services, GracePeriod, X509 certificate values,
+ServerComponentCache, TermServLicensing service).
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Optional
+
+from sample_data.forge.regtree import (REG_BINARY, REG_DWORD, REG_EXPAND_SZ, REG_MULTI_SZ, REG_QWORD, REG_SZ,
+                                       RegKey)
+
+OS_BUILDS = {"2008R2": 7601, "2012": 9200, "2012R2": 9600, "2016": 14393, "2019": 17763, "2022": 20348, "2025": 26100}
+OS_NAMES = {"2008R2": "Windows Server 2008 R2 Standard", "2012": "Windows Server 2012 Standard",
+            "2012R2": "Windows Server 2012 R2 Standard", "2016": "Windows Server 2016 Standard",
+            "2019": "Windows Server 2019 Standard", "2022": "Windows Server 2022 Standard",
+            "2025": "Windows Server 2025 Standard"}
+OS_NT_VERSION = {"2008R2": "6.1", "2012": "6.2", "2012R2": "6.3"}
+GRACE_VALUE = "L$RTMTIMEBOMB_1320153D-8DA3-4e8e-B27B-0D888223A588"
+PER_DEVICE, PER_USER, NOT_CONFIGURED = 2, 4, 5
+
+
+@dataclass
+class Machine:
+    name: str
+    os: str                                   # "2016", "2019" ...
+    domain: Optional[str]                     # DNS domain, None in a workgroup
+    roles: frozenset[str]                     # session_host, licensing, connection_broker
+    installed: datetime                       # OS install / role install time
+    policy_mode: Optional[int] = None         # GPO "Set the Remote Desktop licensing mode"
+    policy_servers: Optional[list[str]] = None  # GPO "Use the specified Remote Desktop license servers"
+    deployment_mode: Optional[int] = None     # RCM\Licensing Core\LicensingMode (broker/WMI)
+    deployment_servers: Optional[list[str]] = None  # SpecifiedLicenseServers
+    certificate: bool = False                 # RCM X509 Certificate values (has talked to an LS)
+    grace_start: Optional[datetime] = None    # RCM\GracePeriod last write (timebomb start)
+    ls_service_start: int = 2                 # TermServLicensing Start: 2 auto, 3 manual, 4 disabled
+    disable_workgroup_auth: Optional[int] = None
+    secure_licensing: Optional[int] = None    # GPO "License server security group"
+    registry_form: str = "hive"               # hive | reg | query
+    noise: int = 1000
+    events: list = field(default_factory=list)
+
+    @property
+    def build(self) -> int:
+        return OS_BUILDS[self.os]
+
+    @property
+    def fqdn(self) -> str:
+        return f"{self.name}.{self.domain}" if self.domain else self.name
+
+    def has(self, role: str) -> bool:
+        return role in self.roles
+
+
+def _stamp(machine: Machine, days: float) -> datetime:
+    return machine.installed + timedelta(days=days)
+
+
+def _blob(seed: str, size: int) -> bytes:
+    out = bytearray()
+    counter = 0
+    while len(out) < size:
+        out += hashlib.sha256(f"{seed}/{counter}".encode()).digest()
+        counter += 1
+    return bytes(out[:size])
+
+
+def system_tree(m: Machine, collected: datetime) -> RegKey:
+    """The SYSTEM hive of ``m``: two control sets, Select\\Current = 1."""
+    t0 = m.installed
+    root = RegKey("ROOT", t0)
+    select = root.key("Select", t0)
+    for name, value in (("Current", 1), ("Default", 1), ("Failed", 0), ("LastKnownGood", 2)):
+        select.set(name, REG_DWORD, value)
+    for cs, age in (("ControlSet001", 0), ("ControlSet002", 1)):
+        written = collected - timedelta(days=age) if age == 0 else t0
+        base = root.key(cs, t0)
+        base.key(r"Control\ComputerName\ComputerName", t0).set("ComputerName", REG_SZ, m.name)
+        base.key(r"Control\ComputerName\ActiveComputerName", written).set("ComputerName", REG_SZ, m.name)
+        ts = base.key(r"Control\Terminal Server", _stamp(m, 1))
+        ts.set("fDenyTSConnections", REG_DWORD, 0).set("TSAppCompat", REG_DWORD, 1 if m.has("session_host") else 0)
+        ts.set("fSingleSessionPerUser", REG_DWORD, 1)
+        rcm = base.key(r"Control\Terminal Server\RCM", _stamp(m, 1))
+        if m.certificate and age == 0:
+            rcm.set("Certificate", REG_BINARY, _blob(m.name + "cert", 96))
+            rcm.set("X509 Certificate", REG_BINARY, _blob(m.name + "x509", 1180))
+            rcm.set("X509 Certificate ID", REG_BINARY, _blob(m.name + "id", 48))
+            rcm.set("X509 Certificate2", REG_BINARY, _blob(m.name + "x5092", 1224))
+        core = base.key(r"Control\Terminal Server\RCM\Licensing Core", _stamp(m, 1))
+        if m.deployment_mode is not None:
+            core.set("LicensingMode", REG_DWORD, m.deployment_mode)
+        if m.grace_start is not None and m.has("session_host"):
+            grace = base.key(r"Control\Terminal Server\RCM\GracePeriod", m.grace_start)
+            grace.set(GRACE_VALUE, REG_BINARY, _blob(m.name + "timebomb", 8))
+        svc = base.key(r"Services\TermService", t0)
+        svc.set("Start", REG_DWORD, 3).set("DisplayName", REG_SZ, "Remote Desktop Services")
+        svc.set("ImagePath", REG_EXPAND_SZ, r"%SystemRoot%\System32\svchost.exe -k NetworkService")
+        svc.set("ObjectName", REG_SZ, r"NT Authority\NetworkService")
+        params = base.key(r"Services\TermService\Parameters", t0)
+        params.set("ServiceDll", REG_EXPAND_SZ, r"%SystemRoot%\System32\termsrv.dll")
+        if m.deployment_servers is not None:
+            base.key(r"Services\TermService\Parameters\LicenseServers", _stamp(m, 1)).set(
+                "SpecifiedLicenseServers", REG_MULTI_SZ, list(m.deployment_servers))
+        tcpip = base.key(r"Services\Tcpip\Parameters", t0)
+        tcpip.set("Hostname", REG_SZ, m.name).set("NV Hostname", REG_SZ, m.name)
+        tcpip.set("Domain", REG_SZ, m.domain or "").set("NV Domain", REG_SZ, m.domain or "")
+        tcpip.set("SearchList", REG_SZ, "")
+        base.key(r"Services\W32Time\Parameters", t0).set("Type", REG_SZ, "NT5DS" if m.domain else "NTP")
+        base.key(r"Services\EventLog\System", t0).set("MaxSize", REG_DWORD, 20971520)
+        if m.has("licensing"):
+            ls = base.key(r"Services\TermServLicensing", t0)
+            ls.set("Start", REG_DWORD, m.ls_service_start).set("DisplayName", REG_SZ, "Remote Desktop Licensing")
+            ls.set("ImagePath", REG_EXPAND_SZ, r"%SystemRoot%\system32\svchost.exe -k NetworkService")
+            lsp = base.key(r"Services\TermServLicensing\Parameters", t0)
+            lsp.set("ServiceDll", REG_EXPAND_SZ, r"%SystemRoot%\system32\lserver.dll")
+            lsp.set("DBPath", REG_EXPAND_SZ, r"%SystemRoot%\System32\LServer")
+            if m.disable_workgroup_auth is not None:
+                lsp.set("DisableWorkgroupAuthEnforcement", REG_DWORD, m.disable_workgroup_auth)
+        if m.has("connection_broker"):
+            base.key(r"Services\Tssdis", t0).set("Start", REG_DWORD, 2).set(
+                "DisplayName", REG_SZ, "Remote Desktop Connection Broker")
+    return root
+
+
+def software_tree(m: Machine) -> RegKey:
+    """The SOFTWARE hive of ``m``: OS version, policies, installed RDS roles."""
+    t0 = m.installed
+    root = RegKey("ROOT", t0)
+    cv = root.key(r"Microsoft\Windows NT\CurrentVersion", t0)
+    cv.set("ProductName", REG_SZ, OS_NAMES[m.os]).set("EditionID", REG_SZ, "ServerStandard")
+    cv.set("InstallationType", REG_SZ, "Server").set("CurrentVersion", REG_SZ, OS_NT_VERSION.get(m.os, "6.3"))
+    cv.set("CurrentBuild", REG_SZ, str(m.build)).set("CurrentBuildNumber", REG_SZ, str(m.build))
+    if m.build >= 10240:
+        cv.set("CurrentMajorVersionNumber", REG_DWORD, 10).set("CurrentMinorVersionNumber", REG_DWORD, 0)
+        cv.set("UBR", REG_DWORD, 5011)
+    cv.set("InstallDate", REG_DWORD, int(t0.timestamp())).set("InstallTime", REG_QWORD,
+                                                              int((t0.timestamp() + 11644473600) * 10_000_000))
+    cv.set("RegisteredOwner", REG_SZ, "Contoso IT" if m.domain else "Administrator")
+    policy = root.key(r"Policies\Microsoft\Windows NT\Terminal Services", _stamp(m, 2))
+    if m.policy_mode is not None:
+        policy.set("LicensingMode", REG_DWORD, m.policy_mode)
+    if m.policy_servers is not None:
+        policy.set("LicenseServers", REG_SZ, ",".join(m.policy_servers))
+    if m.secure_licensing is not None:
+        policy.set("fSecureLicensing", REG_DWORD, m.secure_licensing)
+    policy.set("fDisableTerminalServerTooltip", REG_DWORD, 0)
+    cache = root.key(r"Microsoft\ServerManager\ServicingStorage\ServerComponentCache", t0)
+    for component, role in (("RDS-RD-Server", "session_host"), ("RDS-Licensing", "licensing"),
+                            ("RDS-Connection-Broker", "connection_broker")):
+        cache.key(component, t0).set("InstallState", REG_DWORD, 1 if m.has(role) else 0)
+    if m.domain:
+        ou = "OU=RDS,OU=Servers," + ",".join(f"DC={p}" for p in m.domain.split("."))
+        root.key(r"Microsoft\Windows\CurrentVersion\Group Policy\State\Machine", _stamp(m, 1)).set(
+            "Distinguished-Name", REG_SZ, f"CN={m.name},{ou}")
+    if m.has("licensing"):
+        root.key(r"Microsoft\TermServLicensing", t0).set("Role", REG_DWORD, 1 if m.domain else 0)
+    root.key(r"Microsoft\Windows\CurrentVersion\Run", t0).set("SecurityHealth", REG_EXPAND_SZ,
+                                                            r"%windir%\system32\SecurityHealthSystray.exe")
+    return root

@@ -1,0 +1,111 @@
+"""The command line: subcommands, exit codes, outputs never inside the input."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from analyzer.cli import main
+
+REG = b"\xff\xfe" + ("Windows Registry Editor Version 5.00\r\n\r\n"
+                     "[HKEY_LOCAL_MACHINE\\SYSTEM\\Select]\r\n\"Current\"=dword:00000001\r\n").encode("utf-16-le")
+
+
+@pytest.fixture
+def bundle(tmp_path):
+    b = tmp_path / "bundle"
+    b.mkdir()
+    (b / "RDSH01_System.reg").write_bytes(REG)
+    (b / "notes.txt").write_text("customer says it broke on monday")
+    return b
+
+
+def test_version_module_and_script():
+    out = subprocess.run([sys.executable, "-m", "analyzer", "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("rdsla ")
+
+
+def test_no_command_is_usage_error(capsys):
+    assert main([]) == 2
+
+
+def test_unopenable_input_exit_2(tmp_path, capsys):
+    assert main(["inventory", str(tmp_path / "missing")]) == 2
+    assert "cannot open" in capsys.readouterr().err
+
+
+def test_bad_option_exit_2(bundle):
+    with pytest.raises(SystemExit) as exc:
+        main(["analyze", str(bundle), "--fail-on", "loud"])
+    assert exc.value.code == 2
+
+
+def test_inventory_json_contract(bundle, capsys):
+    assert main(["inventory", str(bundle), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert set(doc) == {"hosts", "artifacts"}
+    paths = [a["path"] for a in doc["artifacts"]]
+    assert sorted(paths) == ["bundle/RDSH01_System.reg", "bundle/notes.txt"]
+    for a in doc["artifacts"]:
+        assert set(a) == {"path", "kind", "host", "status", "records_read", "records_lost", "warnings"}
+    notes = next(a for a in doc["artifacts"] if a["path"].endswith("notes.txt"))
+    assert (notes["kind"], notes["status"]) == ("unknown", "skipped")
+
+
+def test_export_empty_frame_has_columns(bundle, capsys):
+    from analyzer.frames import SCHEMAS
+    assert main(["export", str(bundle), "--frame", "keypacks", "--format", "csv"]) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    assert header.split(",") == list(SCHEMAS["keypacks"])
+
+
+def test_export_artifacts_jsonl_and_parquet(bundle, tmp_path, capsys):
+    assert main(["export", str(bundle), "--frame", "artifacts", "--format", "jsonl"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {r["path"] for r in rows} == {"bundle/RDSH01_System.reg", "bundle/notes.txt"}
+    pq = tmp_path / "a.parquet"
+    assert main(["export", str(bundle), "--frame", "artifacts", "--format", "parquet", "-o", str(pq)]) == 0
+    import pandas as pd
+    assert len(pd.read_parquet(pq)) == 2
+
+
+def test_analyze_writes_outputs_and_refuses_input_folder(bundle, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["analyze", str(bundle), "--format", "html,json,md", "--out-dir", str(out), "--quiet"])
+    assert code in (0, 1)
+    doc = json.loads((out / "findings.json").read_text())
+    assert doc["schema"] == "rdsla.findings/1"
+    assert {"as_of", "hosts", "root_causes", "findings", "artifacts"} <= set(doc)
+    assert (out / "report.html").stat().st_size > 0 and (out / "summary.md").stat().st_size > 0
+    before = sorted(p.name for p in bundle.iterdir())
+    assert main(["analyze", str(bundle), "-o", str(bundle / "report.html")]) == 2
+    assert "refusing to write inside the input folder" in capsys.readouterr().err
+    assert sorted(p.name for p in bundle.iterdir()) == before
+
+
+def test_as_of_option_is_used(bundle, tmp_path):
+    out = tmp_path / "f.json"
+    main(["analyze", str(bundle), "--json", str(out), "--as-of", "2024-05-01T12:00:00Z", "--quiet"])
+    doc = json.loads(out.read_text())
+    assert doc["as_of"].startswith("2024-05-01T12:00:00") and doc["as_of_origin"] == "--as-of"
+
+
+def test_hostile_zip_writes_nothing_outside(tmp_path, capsys, monkeypatch):
+    z = tmp_path / "in" / "evil.zip"
+    z.parent.mkdir()
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("../../escaped.reg", REG)
+        zf.writestr("/tmp/abs-escaped.reg", REG)
+        zf.writestr("fine.reg", REG)
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert main(["inventory", str(z), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    statuses = {a["path"]: a["status"] for a in doc["artifacts"]}
+    assert statuses["evil.zip!/fine.reg"] != "failed"
+    assert statuses["evil.zip!/../../escaped.reg"] == "failed"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == sorted(["in", "evil.zip", "cwd"])

@@ -1,0 +1,123 @@
+"""Verdict: specific beats general, agreement beats a single signal, symptoms linked, healthy -> none."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from analyzer.model import Evidence, Finding
+from analyzer.verdict import confidence, rank, score
+from rules.engine import run_rules
+from tests.rules.test_rules import (AS_OF, BUILTIN, event, healthy, keypack, license_server, make_analysis,
+                                    session_host)
+
+
+def analyse(a):
+    a.findings = run_rules(a)
+    a.root_causes = rank(a)
+    return a
+
+
+def test_healthy_bundle_has_no_root_cause():
+    a = analyse(healthy())
+    assert a.root_causes == []
+
+
+def test_specific_not_activated_beats_general_no_cals():
+    # LS01 unactivated: event 18 and only the built-in pack -> 005 and 006 both detected
+    a = analyse(make_analysis([session_host(), license_server(activated=False)], keypacks=[BUILTIN],
+                              events=[event("LS01", 18, family="ls"), event("LS01", 22, family="ls"),
+                                      event("LS01", 21, family="ls"), event("RDSH01", 1128, manifest=True)]))
+    ids = [rc.rule_id for rc in a.root_causes]
+    assert "RDSLIC-006" in ids and ids[0] == "RDSLIC-005"
+    assert ids.index("RDSLIC-005") < ids.index("RDSLIC-006")
+    assert a.root_causes[0].host == "LS01"
+
+
+def test_specific_version_beats_general():
+    # 2019 host, only 2016 CALs: 008 (specific) and 006 (no usable CALs, with more evidence rows)
+    a = analyse(make_analysis([session_host(os="2019"), license_server()],
+                              keypacks=[BUILTIN, keypack(version="2016")],
+                              events=[event("LS01", 21, family="ls"), event("LS01", 22, family="ls")]))
+    ids = [rc.rule_id for rc in a.root_causes]
+    assert ids[0] == "RDSLIC-008" and "RDSLIC-006" in ids
+    assert a.root_causes[0].host == "RDSH01" and a.root_causes[0].related_hosts == ["LS01"]
+
+
+def test_specific_type_beats_general():
+    a = analyse(make_analysis([session_host(mode=4), license_server()],
+                              keypacks=[BUILTIN, keypack(cal_type="per_device")]))
+    ids = [rc.rule_id for rc in a.root_causes]
+    assert ids[:1] == ["RDSLIC-007"] and "RDSLIC-006" in ids
+
+
+def test_agreement_beats_single_signal():
+    # 001: registry (nothing configured) + event 1130 agree; 018: one event only
+    a = analyse(make_analysis([session_host(servers=None)],
+                              events=[event("RDSH01", 1130), event("RDSH01", 1061, days_ago=0)]))
+    ids = [rc.rule_id for rc in a.root_causes]
+    assert ids[0] == "RDSLIC-001" and "RDSLIC-018" in ids
+    top, other = a.root_causes[0], a.root_causes[ids.index("RDSLIC-018")]
+    assert top.confidence > other.confidence
+    assert 0 < other.confidence < top.confidence <= 1
+
+
+def test_score_counts_independent_kinds_not_rows():
+    ev = [Evidence("events", "s", {"record_id": i}, {}) for i in range(10)]
+    one_kind = Finding("RDSLIC-004", "detected", "error", "cause", "t", host="H", evidence=ev)
+    mixed = Finding("RDSLIC-004", "detected", "error", "cause", "t", host="H", evidence=ev[:1] + [
+        Evidence("registry", "s", {"key": "k", "value": "v"}, {}), Evidence("keypacks", "s", {"keypack_id": "1"}, {})])
+    assert score(mixed) > score(one_kind)
+    assert confidence(score(mixed)) > confidence(score(one_kind))
+
+
+def test_symptoms_are_linked_to_the_causes_that_explain_them():
+    a = analyse(make_analysis([session_host(servers=None)],
+                              events=[event("RDSH01", 1130, manifest=True), event("RDSH01", 1128, manifest=True)]))
+    top = a.root_causes[0]
+    assert top.rule_id == "RDSLIC-001"
+    assert {"RDSLIC-101", "RDSLIC-103"} <= set(top.symptoms)
+    grace = next(f for f in a.findings if f.rule_id == "RDSLIC-101" and f.state == "detected")
+    assert "RDSLIC-001" in grace.explains
+
+
+def test_symptom_on_session_host_links_cause_on_its_license_server():
+    a = analyse(make_analysis([session_host(), license_server(activated=False)], keypacks=[BUILTIN],
+                              events=[event("LS01", 18, family="ls"), event("RDSH01", 1128)]))
+    rc = next(r for r in a.root_causes if r.rule_id == "RDSLIC-005")
+    assert rc.host == "LS01" and "RDSLIC-101" in rc.symptoms
+
+
+def test_symptoms_without_cause_give_no_root_cause():
+    a = analyse(make_analysis([session_host(), license_server()], keypacks=[keypack()],
+                              events=[event("RDSH01", 1128, days_ago=3)]))
+    assert any(f.rule_id == "RDSLIC-101" and f.state == "detected" for f in a.findings)
+    assert a.root_causes == []
+
+
+def test_info_and_not_checked_never_become_causes():
+    a = make_analysis([session_host(), license_server()], keypacks=[keypack()],
+                      events=[event("LS01", 44, family="ls")])
+    a.findings = run_rules(a) + [Finding("RDSLIC-004", "not_checked", "error", "cause", "t", host="RDSH01")]
+    assert rank(a) == []
+
+
+def test_specific_outranks_general_with_more_evidence():
+    """DESIGN.md: a specific cause outranks 006 even when 006 has more independent evidence."""
+    from tests.rules.test_rules import make_analysis as mk
+    a = mk([session_host(), license_server()])
+    general = Finding("RDSLIC-006", "detected", "error", "cause", "no CALs", host="LS01", related_hosts=["RDSH01"],
+                      evidence=[Evidence("keypacks", "kp", {"keypack_id": "1"}, {"license_server": "LS01"}),
+                                Evidence("events", "ls", {"record_id": 1}, {"host": "LS01"}),
+                                Evidence("registry", "r", {"key": "k", "value": "v"}, {"host": "RDSH01"})])
+    specific = Finding("RDSLIC-005", "detected", "error", "cause", "not activated", host="LS01",
+                       evidence=[Evidence("events", "ls", {"record_id": 2}, {"host": "LS01"})])
+    assert score(general) > score(specific)
+    a.findings = [general, specific]
+    assert [rc.rule_id for rc in rank(a)] == ["RDSLIC-005", "RDSLIC-006"]
+    # without the specific cause, 006 stands alone at the top
+    a.findings = [general]
+    assert [rc.rule_id for rc in rank(a)] == ["RDSLIC-006"]
+    # an unrelated host's specific cause does not demote it
+    other = Finding("RDSLIC-005", "detected", "error", "cause", "x", host="LS99",
+                    evidence=[Evidence("events", "ls", {"record_id": 3}, {"host": "LS99"})])
+    a.findings = [general, other]
+    assert [rc.rule_id for rc in rank(a)][0] == "RDSLIC-006"
