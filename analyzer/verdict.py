@@ -1,6 +1,131 @@
-"""Rank findings into root causes (placeholder; issue 7)."""
+"""Rank detected causes into root causes, and link symptoms to the causes that explain them.
+
+Score = independent kinds of evidence (configuration, events, reports/exports; each counts
+once) + a little for more rows, for evidence from both sides (session host and license server)
+and for symptoms the cause explains. A specific cause outranks the general one it refines when
+both are detected for related hosts (DESIGN.md, "Ranking between overlapping causes": 005,
+007, 008/009 over 006). A bundle with no detected cause has no root cause.
+"""
 from __future__ import annotations
 
+import math
+from typing import Optional
 
-def rank(analysis):
-    return []
+from analyzer.hostnames import canonical
+from analyzer.model import Analysis, Finding, RootCause, severity_rank
+
+# general cause -> the specific causes that explain it better (when related hosts agree)
+SPECIFIC_OVER_GENERAL: dict[str, frozenset[str]] = {
+    "RDSLIC-006": frozenset({"RDSLIC-005", "RDSLIC-007", "RDSLIC-008", "RDSLIC-009"}),
+    "RDSLIC-016": frozenset({"RDSLIC-005", "RDSLIC-006", "RDSLIC-007"}),
+    "RDSLIC-004": frozenset({"RDSLIC-003", "RDSLIC-009", "RDSLIC-011", "RDSLIC-019"}),
+    "RDSLIC-001": frozenset({"RDSLIC-003"}),
+}
+
+# symptom -> causes that can explain it (None = every cause)
+_NOT_BLOCKING = frozenset({"RDSLIC-012", "RDSLIC-015", "RDSLIC-018"})  # do not stop CAL issuance
+EXPLAINS: dict[str, Optional[frozenset[str]]] = {
+    "RDSLIC-101": None, "RDSLIC-102": None, "RDSLIC-103": None,
+}
+
+CONFIG_ORIGINS = {"group_policy", "deployment", "registry"}
+EVENT_ORIGINS = {"event"}
+
+
+def evidence_kind(ev) -> str:
+    """configuration | events | reports: the independent channels evidence comes through."""
+    if ev.frame == "registry":
+        return "configuration"
+    if ev.frame == "events":
+        return "events"
+    if ev.frame in ("keypacks", "issued"):
+        return "reports"
+    origin = (ev.detail or {}).get("value_origin") or (ev.locator or {}).get("origin")
+    if origin in CONFIG_ORIGINS:
+        return "configuration"
+    if origin in EVENT_ORIGINS:
+        return "events"
+    return "reports"
+
+
+def _evidence_hosts(f: Finding) -> set[str]:
+    out = set()
+    for ev in f.evidence:
+        h = (ev.detail or {}).get("host") or (ev.detail or {}).get("license_server") or (ev.detail or {}).get("computer")
+        if isinstance(h, str) and canonical(h):
+            out.add(canonical(h))
+    return out
+
+
+def score(f: Finding, n_symptoms: int = 0) -> float:
+    kinds = {evidence_kind(e) for e in f.evidence}
+    s = float(len(kinds))
+    extra_rows = max(0, len(f.evidence) - len(kinds))
+    s += 0.25 * min(extra_rows, 4) / 4
+    if len(_evidence_hosts(f)) >= 2:
+        s += 0.5
+    s += 0.15 * min(n_symptoms, 2)
+    return s
+
+
+def confidence(s: float) -> float:
+    return round(min(0.97, 1 - 0.5 ** s), 2)
+
+
+def _hosts_of(f: Finding) -> set[str]:
+    return {h for h in [f.host, *f.related_hosts] if h}
+
+
+def _related(a: Finding, b: Finding) -> bool:
+    ha, hb = _hosts_of(a), _hosts_of(b)
+    return not ha or not hb or bool(ha & hb)
+
+
+def _explains(cause: Finding, symptom: Finding, analysis: Analysis) -> bool:
+    allowed = EXPLAINS.get(symptom.rule_id)
+    if allowed is None and symptom.rule_id in ("RDSLIC-101", "RDSLIC-102") and cause.rule_id in _NOT_BLOCKING:
+        return False
+    if allowed is not None and cause.rule_id not in allowed:
+        return False
+    sh = symptom.host
+    if sh is None or sh in _hosts_of(cause):
+        return True
+    profile = analysis.host(sh)
+    servers = []
+    if profile is not None and profile.license_servers is not None and profile.license_servers.value:
+        value = profile.license_servers.value
+        items = value if isinstance(value, (list, tuple, set)) else str(value).split(",")
+        servers = [canonical(str(x)) for x in items]
+    return cause.host in servers
+
+
+def rank(analysis: Analysis) -> list[RootCause]:
+    causes = [f for f in analysis.findings if f.state == "detected" and f.kind == "cause"]
+    symptoms = [f for f in analysis.findings if f.state == "detected" and f.kind == "symptom"]
+    if not causes:
+        for s in symptoms:
+            s.explains = []
+        return []
+    linked: dict[int, list[str]] = {id(c): [] for c in causes}
+    for s in symptoms:
+        s.explains = []
+        for c in causes:
+            if _explains(c, s, analysis):
+                if c.rule_id not in s.explains:
+                    s.explains.append(c.rule_id)
+                if s.rule_id not in linked[id(c)]:
+                    linked[id(c)].append(s.rule_id)
+    scored = []
+    for c in causes:
+        s = score(c, len(linked[id(c)]))
+        specifics = SPECIFIC_OVER_GENERAL.get(c.rule_id, frozenset())
+        demoted = any(o.rule_id in specifics and _related(c, o) for o in causes)
+        scored.append((demoted, -s, -severity_rank(c.severity), c.rule_id, c.host or "", s, c))
+    scored.sort(key=lambda t: t[:5])
+    out = []
+    for demoted, _neg, _sev, _rid, _h, s, c in scored:
+        conf = confidence(s) * (0.8 if demoted else 1.0)
+        out.append(RootCause(rule_id=c.rule_id, host=c.host, confidence=round(conf, 2), title=c.title,
+                             summary=c.summary, score=round(s, 3), related_hosts=list(c.related_hosts),
+                             symptoms=list(linked[id(c)])))
+    return out

@@ -1,0 +1,485 @@
+"""Rule API: metadata as a frozen dataclass, one check function per rule, a check context.
+
+A check receives a :class:`Context` for one target host (a session host, a license server, or
+the whole bundle) and returns Findings built with ``ctx.detected`` / ``ctx.not_detected`` /
+``ctx.not_checked``; returning nothing means "not detected". Rules read host profiles and the
+frames only through the context, so they never see file formats (DESIGN.md, "Rules").
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Iterable, Optional
+
+import pandas as pd
+
+from analyzer.hostnames import canonical
+from analyzer.model import KINDS, SEVERITIES, Analysis, Evidence, Fact, Finding, HostProfile
+
+SCOPES = ("session_host", "license_server", "bundle")
+
+# Event sources (RDS_LICENSING.md 1.1, 1.3): Provider Name (Rust decoder) or classic
+# EventSourceName (libevtx); match both.
+RCM_NAMES = frozenset({"microsoft-windows-terminalservices-remoteconnectionmanager", "termservice"})
+LS_NAMES = frozenset({"microsoft-windows-terminalservices-licensing", "termservlicensing"})
+SCM_NAMES = frozenset({"service control manager"})
+MANIFEST_BASE = 0xC000
+
+# What to collect when an artifact is missing (used in not_checked findings' ``collect``).
+COLLECT = {
+    "session_host.registry": "the session host's SYSTEM and SOFTWARE hives (reg save HKLM\\SYSTEM system.hiv; "
+                             "reg save HKLM\\SOFTWARE software.hiv) or reg export of HKLM\\SYSTEM\\CurrentControlSet\\"
+                             "Control\\Terminal Server and HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows NT\\Terminal Services",
+    "session_host.events": "the session host's System log and RemoteConnectionManager/Admin log (wevtutil epl System "
+                           "System.evtx; wevtutil epl Microsoft-Windows-TerminalServices-RemoteConnectionManager/Admin "
+                           "RCM-Admin.evtx)",
+    "license_server.events": "the license server's System log and TerminalServices-Licensing/Admin log (wevtutil epl "
+                             "System System.evtx; wevtutil epl Microsoft-Windows-TerminalServices-Licensing/Admin "
+                             "Licensing-Admin.evtx)",
+    "license_server.reports": "the license server's installed key packs and issued licenses (MSRD-Collect "
+                              "<host>_rdls_LicenseKeyPacks.html and <host>_rdls_IssuedLicenses.html, or "
+                              "Get-CimInstance Win32_TSLicenseKeyPack | Export-Csv)",
+    "license_server.registry": "the license server's SYSTEM and SOFTWARE hives (or reg export of HKLM\\SYSTEM\\"
+                               "CurrentControlSet\\Services\\TermServLicensing)",
+    "license_server.os": "the license server's SOFTWARE hive (OS version) or an RD Licensing report naming its version",
+}
+
+
+@dataclass(frozen=True)
+class RuleMeta:
+    """What a rule is: stable id, title, severity, kind, what it needs, where it comes from."""
+
+    id: str
+    title: str
+    severity: str
+    kind: str                                   # cause | symptom | info
+    scope: str = "session_host"                 # which hosts it runs on: session_host | license_server | bundle
+    requires: tuple[str, ...] = ()              # keys of COLLECT (artifact needs)
+    references: tuple[str, ...] = ()            # seed article sections, RDS_LICENSING.md, Microsoft docs
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"{self.id}: severity {self.severity!r} not in {SEVERITIES}")
+        if self.kind not in KINDS:
+            raise ValueError(f"{self.id}: kind {self.kind!r} not in {KINDS}")
+        if self.scope not in SCOPES:
+            raise ValueError(f"{self.id}: scope {self.scope!r} not in {SCOPES}")
+        unknown = [r for r in self.requires if r not in COLLECT]
+        if unknown:
+            raise ValueError(f"{self.id}: unknown requirement(s) {unknown}")
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "title": self.title, "severity": self.severity, "kind": self.kind,
+                "scope": self.scope, "requires": list(self.requires), "references": list(self.references),
+                "description": self.description}
+
+
+CheckFn = Callable[["Context"], Optional[Iterable[Finding]]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    meta: RuleMeta
+    check: CheckFn
+
+
+_PACK: list[Rule] = []
+
+
+def rule(meta: RuleMeta) -> Callable[[CheckFn], CheckFn]:
+    """Decorator: register ``check`` with its metadata in the pack."""
+    def wrap(fn: CheckFn) -> CheckFn:
+        _PACK.append(Rule(meta=meta, check=fn))
+        return fn
+    return wrap
+
+
+def registered() -> list[Rule]:
+    return list(_PACK)
+
+
+@lru_cache(maxsize=1)
+def remediation_texts() -> dict[str, list[str]]:
+    with open(Path(__file__).with_name("data") / "remediation.json", encoding="utf-8") as fh:
+        data = json.load(fh)
+    return {k: list(v) for k, v in data.items() if not k.startswith("_")}
+
+
+# ---------------------------------------------------------------------------- evidence helpers
+
+def _val(x):
+    if x is None or x is pd.NA or x is pd.NaT:
+        return None
+    try:
+        if pd.isna(x):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return x
+
+
+def event_evidence(row: pd.Series, note: str = "") -> Evidence:
+    rid = _val(row.get("record_id"))
+    return Evidence(
+        frame="events", source=str(_val(row.get("source")) or ""),
+        locator={"record_id": int(rid) if rid is not None else None},
+        detail={"time": _val(row.get("time")), "channel": _val(row.get("channel")),
+                "provider": _val(row.get("provider")) or _val(row.get("source_name")),
+                "event_id": _int(row.get("event_id")), "legacy_event_id": _int(row.get("legacy_event_id")),
+                "message": _val(row.get("message")), "record_id": int(rid) if rid is not None else None,
+                "computer": _val(row.get("computer")), "host": _val(row.get("host"))},
+        note=note)
+
+
+def keypack_evidence(row: pd.Series, note: str = "") -> Evidence:
+    detail = {c: _val(row.get(c)) for c in ("license_server", "keypack_id", "cal_version", "cal_type", "total",
+                                            "issued", "available", "builtin", "temporary", "expires", "status")}
+    return Evidence(frame="keypacks", source=str(_val(row.get("source")) or ""),
+                    locator={"keypack_id": _val(row.get("keypack_id")), "row": int(row.name) if row.name is not None else None},
+                    detail=detail, note=note)
+
+
+def issued_evidence(row: pd.Series, note: str = "") -> Evidence:
+    detail = {c: _val(row.get(c)) for c in ("license_server", "cal_version", "cal_type", "issued_to",
+                                            "issued_on", "expires_on", "status")}
+    return Evidence(frame="issued", source=str(_val(row.get("source")) or ""),
+                    locator={"row": int(row.name) if row.name is not None else None}, detail=detail, note=note)
+
+
+def fact_evidence(fact: Optional[Fact], note: str = "", **extra) -> list[Evidence]:
+    """The evidence of a profile fact, annotated with where the value came from (and whether it won)."""
+    if fact is None:
+        return []
+    out = []
+    for ev in fact.evidence:
+        detail = {**ev.detail, "value_origin": fact.origin, **extra}
+        out.append(replace(ev, detail=detail, note=note or ev.note))
+    if not out:  # a fact without a row (e.g. derived): cite it anyway
+        out.append(Evidence(frame="facts", source="", locator={"origin": fact.origin},
+                            detail={"value": fact.value, "value_origin": fact.origin, **extra}, note=note))
+    return out
+
+
+def _int(x) -> Optional[int]:
+    x = _val(x)
+    return int(x) if x is not None else None
+
+
+def servers_of(value) -> list[str]:
+    """License-server list of a Fact value (list or comma/semicolon string) as canonical names."""
+    if value is None:
+        return []
+    items = value if isinstance(value, (list, tuple, set)) else str(value).replace(";", ",").split(",")
+    out = []
+    for item in items:
+        name = canonical(str(item).strip()) if item is not None else None
+        if name and name not in out:
+            out.append(name)
+    return out
+
+
+# ---------------------------------------------------------------------------- context
+
+class Bundle:
+    """Per-analysis indexes shared by every rule (built once by the engine)."""
+
+    def __init__(self, analysis: Analysis):
+        self.analysis = analysis
+        self.frames = analysis.frames
+        ev = self.frames.get("events")
+        self._by_host_family: dict[tuple, pd.DataFrame] = {}
+        if ev is None or not len(ev):
+            self.events = ev if ev is not None else pd.DataFrame()
+        else:
+            ev = ev.copy()
+            names = ev["provider"].fillna("").str.lower()
+            src = ev["source_name"].fillna("").str.lower()
+            ev["_family"] = "other"
+            ev.loc[names.isin(LS_NAMES) | src.isin(LS_NAMES), "_family"] = "ls"
+            ev.loc[names.isin(RCM_NAMES) | src.isin(RCM_NAMES), "_family"] = "rcm"
+            ev.loc[names.isin(SCM_NAMES) | src.isin(SCM_NAMES), "_family"] = "scm"
+            legacy = ev["legacy_event_id"].astype("Int64")
+            eid = ev["event_id"].astype("Int64")
+            manifest = (ev["_family"] == "rcm") & (eid >= MANIFEST_BASE)
+            derived = eid.where(~manifest, eid - MANIFEST_BASE)
+            ev["_legacy"] = legacy.fillna(derived)
+            ev["_host"] = ev["host"].map(lambda h: canonical(h) if isinstance(h, str) else None)
+            ev = ev.sort_values("time", kind="stable")
+            self.events = ev
+            for key, grp in ev.groupby([ev["_host"].fillna(""), ev["_family"]], sort=False):
+                self._by_host_family[key] = grp
+        reg = self.frames.get("registry")
+        self.registry_hosts = set(reg["host"].dropna().map(canonical)) if reg is not None and len(reg) else set()
+        art = self.frames.get("artifacts")
+        if art is not None and len(art):
+            art = art.assign(_host=art["host"].map(lambda h: canonical(h) if isinstance(h, str) else None))
+        self._artifacts = art
+        self.hosts = {h.name: h for h in analysis.hosts}
+        self._session_hosts: Optional[list] = None
+        self._license_servers: Optional[list] = None
+
+    def events_of(self, host: Optional[str], family: Optional[str]) -> pd.DataFrame:
+        if host is not None and family is not None:
+            return self._by_host_family.get((host, family), self.events.iloc[0:0])
+        ev = self.events
+        if host is not None:
+            ev = ev[ev["_host"] == host]
+        if family is not None:
+            ev = ev[ev["_family"] == family]
+        return ev
+
+    def artifacts_of(self, host: str) -> pd.DataFrame:
+        art = self._artifacts
+        if art is None or not len(art):
+            return pd.DataFrame(columns=["path", "kind", "host", "status"])
+        return art[art["_host"] == host]
+
+
+class Context:
+    """What one check sees: the analysis, the target host (None for bundle rules), helpers."""
+
+    def __init__(self, bundle: Bundle, meta: RuleMeta, host: Optional[HostProfile]):
+        self.bundle = bundle
+        self.analysis = bundle.analysis
+        self.meta = meta
+        self.host = host
+
+    # -- time
+    @property
+    def as_of(self) -> datetime:
+        return self.analysis.as_of
+
+    # -- hosts
+    def profile(self, name: Optional[str]) -> Optional[HostProfile]:
+        return self.bundle.hosts.get(canonical(name)) if name else None
+
+    def session_hosts(self) -> list[HostProfile]:
+        return session_hosts(self.bundle)
+
+    def license_servers(self) -> list[HostProfile]:
+        return license_servers(self.bundle)
+
+    def servers_of(self, host: HostProfile) -> list[str]:
+        """The license servers a session host is told to use (effective value)."""
+        return servers_of(host.license_servers.value) if host.license_servers else []
+
+    def clients_of(self, ls_name: str) -> list[HostProfile]:
+        """Session hosts that point at this license server (all session hosts if none names one)."""
+        shs = self.session_hosts()
+        named = [h for h in shs if ls_name in self.servers_of(h)]
+        return named or [h for h in shs if not self.servers_of(h)]
+
+    def servers_for(self, sh: HostProfile) -> list[HostProfile]:
+        """License-server profiles this session host uses (all license servers if it names none)."""
+        names = self.servers_of(sh)
+        lss = self.license_servers()
+        if names:
+            return [ls for ls in lss if ls.name in names]
+        return lss
+
+    # -- frames
+    def events(self, host: Optional[str] = None, family: Optional[str] = None,
+               ids: Iterable[int] = ()) -> pd.DataFrame:
+        """Events of one host, source family (rcm | ls | scm) and legacy ids, oldest first."""
+        ev = self.bundle.events
+        if ev is None or not len(ev):
+            return pd.DataFrame(columns=list(ev.columns) if ev is not None else [])
+        ev = self.bundle.events_of(canonical(host) if host else None, family)
+        ids = list(ids)
+        if ids and len(ev):
+            ev = ev[ev["_legacy"].isin(ids)]
+        return ev
+
+    def frame(self, name: str) -> pd.DataFrame:
+        return self.analysis.frames.get(name, pd.DataFrame())
+
+    def keypacks(self, ls: Optional[str] = None) -> pd.DataFrame:
+        kp = self.frame("keypacks")
+        if ls and len(kp):
+            kp = kp[kp["license_server"].fillna("").map(lambda x: canonical(x) == ls)]
+        return kp
+
+    def issued(self, ls: Optional[str] = None) -> pd.DataFrame:
+        iss = self.frame("issued")
+        if ls and len(iss):
+            iss = iss[iss["license_server"].fillna("").map(lambda x: canonical(x) == ls)]
+        return iss
+
+    # -- what was collected
+    def has_events(self, host: str, family: Optional[str] = None) -> bool:
+        """A log of this host was collected (any of its events, or an evtx artifact of it)."""
+        if len(self.events(host, family)):
+            return True
+        if family is None or family in ("rcm", "ls"):
+            art = self.bundle.artifacts_of(host)
+            return bool(len(art) and (art["kind"] == "evtx").any())
+        return False
+
+    def has_registry(self, host: HostProfile) -> bool:
+        if host.name in self.bundle.registry_hosts:
+            return True
+        if host.licensing_mode_candidates or host.license_server_candidates or host.license_servers \
+                or host.licensing_mode:
+            return True
+        art = self.bundle.artifacts_of(host.name)
+        return bool(len(art) and art["kind"].isin(["hive", "reg_export", "reg_query"]).any())
+
+    def has_reports(self, ls: HostProfile) -> bool:
+        if len(self.keypacks(ls.name)) or len(self.issued(ls.name)) or ls.license_server.report_summary:
+            return True
+        art = self.bundle.artifacts_of(ls.name)
+        return bool(len(art) and art["kind"].isin(["licensing_csv", "licensing_html", "licensing_text"]).any())
+
+    # -- findings
+    def _finding(self, state: str, **kw) -> Finding:
+        kw.setdefault("host", self.host.name if self.host else None)
+        return Finding(rule_id=self.meta.id, state=state, severity=self.meta.severity, kind=self.meta.kind,
+                       title=self.meta.title, **kw)
+
+    def detected(self, summary: str, evidence: list[Evidence], *, host: Optional[str] = None,
+                 related_hosts: Iterable[str] = (), remediation: Optional[list[str]] = None) -> Finding:
+        kw = {} if host is None else {"host": host}
+        me = kw.get("host", self.host.name if self.host else None)
+        related = [h for h in dict.fromkeys(related_hosts) if h and h != me]
+        steps = remediation if remediation is not None else remediation_texts().get(self.meta.id, [])
+        return self._finding("detected", summary=summary, evidence=list(evidence), related_hosts=related,
+                             remediation=list(steps), **kw)
+
+    def not_detected(self, summary: str = "") -> Finding:
+        return self._finding("not_detected", summary=summary)
+
+    def not_checked(self, *needs: str, summary: str = "") -> Finding:
+        collect = [COLLECT[n] for n in needs]
+        who = f" for {self.host.name}" if self.host else ""
+        return self._finding("not_checked", collect=collect,
+                             summary=summary or f"Not checked{who}: an artifact it needs is missing.")
+
+
+# ---------------------------------------------------------------------------- targets
+
+def _role(host: HostProfile, role: str) -> Optional[bool]:
+    fact = host.roles.get(role)
+    return None if fact is None or fact.value is None else bool(fact.value)
+
+
+def session_hosts(bundle: Bundle) -> list[HostProfile]:
+    """Hosts that run RD Session Host: the role when known, else session-host signals
+    (RCM licensing events, licensing configuration, grace-period data)."""
+    if bundle._session_hosts is None:
+        bundle._session_hosts = _session_hosts(bundle)
+    return list(bundle._session_hosts)
+
+
+def _session_hosts(bundle: Bundle) -> list[HostProfile]:
+    out = []
+    ev = bundle.events
+    rcm_hosts = set(ev.loc[ev["_family"] == "rcm", "_host"].dropna()) if ev is not None and len(ev) else set()
+    for h in bundle.analysis.hosts:
+        role = _role(h, "session_host")
+        if role is False:
+            continue
+        if role or h.name in rcm_hosts or h.licensing_mode_candidates or h.license_server_candidates \
+                or h.licensing_mode is not None or h.license_servers is not None \
+                or h.grace_period.key_last_write or h.grace_period.ends or h.grace_period.days_left_reported \
+                or h.grace_period.expired_events:
+            out.append(h)
+    return out
+
+
+def license_servers(bundle: Bundle) -> list[HostProfile]:
+    """Hosts that run (or are named as) the license server; a name configured on a session host
+    without any artifact of its own becomes a bare profile (its checks then say what to collect)."""
+    if bundle._license_servers is None:
+        bundle._license_servers = _license_servers(bundle)
+    return list(bundle._license_servers)
+
+
+def _license_servers(bundle: Bundle) -> list[HostProfile]:
+    out: dict[str, HostProfile] = {}
+    ev = bundle.events
+    ls_hosts = set(ev.loc[ev["_family"] == "ls", "_host"].dropna()) if ev is not None and len(ev) else set()
+    report_hosts = set()
+    for name in ("keypacks", "issued"):
+        fr = bundle.frames.get(name)
+        if fr is not None and len(fr):
+            report_hosts |= {canonical(x) for x in fr["license_server"].dropna()}
+    lsf_fields = ("service_start_type", "service_state", "activation_status", "version", "in_tsls_group",
+                  "disable_workgroup_auth_enforcement")
+    for h in bundle.analysis.hosts:
+        role = _role(h, "licensing")
+        has_facts = any(getattr(h.license_server, f) is not None for f in lsf_fields) or h.license_server.report_summary
+        if role or h.name in ls_hosts or h.name in report_hosts or has_facts:
+            out[h.name] = h
+    for sh in session_hosts(bundle):
+        for name in servers_of(sh.license_servers.value if sh.license_servers else None):
+            if name not in out:
+                out[name] = bundle.hosts.get(name) or HostProfile(name=name)
+    for name in report_hosts:
+        if name and name not in out:
+            out[name] = HostProfile(name=name)
+    return list(out.values())
+
+
+# ---------------------------------------------------------------------------- small shared helpers
+
+POLICY_KEY = "HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows NT\\Terminal Services"
+RCM_LICENSING_CORE = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\RCM\\Licensing Core"
+SPECIFIED_LS_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\TermService\\Parameters\\LicenseServers"
+
+ORIGIN_LABEL = {"group_policy": "Group Policy", "deployment": "the deployment (RCM / Server Manager)",
+                "wmi_export": "a WMI export", "registry": "the registry", "report": "a report", "event": "an event"}
+
+
+def newest(df: pd.DataFrame, n: int = 5) -> pd.DataFrame:
+    """The ``n`` newest rows (evidence lists stay short; counts go in the sentence)."""
+    if not len(df):
+        return df
+    return df.sort_values("time", kind="stable").tail(n)
+
+
+def events_evidence(df: pd.DataFrame, note: str = "", n: int = 5) -> list[Evidence]:
+    return [event_evidence(row, note) for _, row in newest(df, n).iterrows()]
+
+
+def id_list(df: pd.DataFrame) -> str:
+    """'1131/50283 x3' style description of matched events."""
+    if not len(df):
+        return ""
+    parts = []
+    for (eid, legacy), grp in df.groupby([df["event_id"].astype("Int64"), df["_legacy"].astype("Int64")], dropna=False):
+        label = str(eid) if pd.isna(legacy) or legacy == eid else f"{eid} (= {legacy})"
+        parts.append(f"{label} x{len(grp)}")
+    return ", ".join(parts)
+
+
+def absent_value_evidence(ctx: "Context", host: HostProfile, key: str, value: str) -> Evidence:
+    """A registry value that is *not* there, cited against the hive/export that was read."""
+    reg = ctx.frame("registry")
+    src = ""
+    if len(reg):
+        mine = reg[reg["host"].fillna("").map(canonical) == host.name]
+        hive = "SOFTWARE" if "\\SOFTWARE\\" in key.upper() else "SYSTEM"
+        same = mine[mine["hive"].fillna("").str.upper().str.endswith(hive)]
+        mine = same if len(same) else mine
+        if len(mine) and mine["source"].notna().any():
+            src = str(mine["source"].dropna().iloc[0])
+    return Evidence(frame="registry", source=src, locator={"key": key, "value": value},
+                    detail={"key": key, "value": value, "data": None, "state": "absent"},
+                    note="value absent")
+
+
+def event_names(df: pd.DataFrame) -> list[str]:
+    """Machine names mentioned in event data (first insertion strings), canonical."""
+    out = []
+    for data in df.get("data", pd.Series(dtype=object)):
+        if isinstance(data, dict):
+            for v in data.values():
+                if isinstance(v, str) and 0 < len(v.strip()) <= 255 and " " not in v.strip():
+                    name = canonical(v)
+                    if name and name not in out and not name.isdigit():
+                        out.append(name)
+    return out

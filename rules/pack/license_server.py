@@ -1,0 +1,182 @@
+"""The license server itself: activation, AD group, security group, role and service
+(seed article "The RD Licensing role is installed and the license server is activated";
+RDS_LICENSING.md 1.3, 2.6, 3.3, 5 #5, #12, #13)."""
+from __future__ import annotations
+
+from rules.api import RuleMeta, events_evidence, fact_evidence, id_list, issued_evidence, rule
+
+SEED_ROLE = "seed article: Check the RD Licensing configuration (role installed and activated)"
+MS_ACT = "https://learn.microsoft.com/windows-server/remote/remote-desktop-services/rds-activate-license-server"
+KB_4105 = "https://support.microsoft.com/kb/2030310 (event 4105)"
+
+
+def _ls_missing(ctx, *needs):
+    return [ctx.not_checked(*needs, summary=f"Not checked: the bundle holds nothing from license server "
+                                            f"{ctx.host.name}.")]
+
+
+def _bare(ctx) -> bool:
+    h = ctx.host
+    return not (ctx.has_events(h.name) or ctx.has_reports(h) or ctx.has_registry(h) or h.artifacts
+                or h.license_server.activation_status or h.license_server.service_state
+                or h.license_server.service_start_type or h.roles)
+
+
+@rule(RuleMeta(
+    id="RDSLIC-005", title="License server not activated", severity="error", kind="cause",
+    scope="license_server", requires=("license_server.events", "license_server.reports"),
+    references=(SEED_ROLE, MS_ACT, "RDS_LICENSING.md 1.3 (18), 3.3 GetActivationStatus, 5 #5"),
+    description="An unactivated license server issues only temporary per-device CALs."))
+def not_activated(ctx):
+    h = ctx.host
+    act = h.license_server.activation_status
+    ev18 = ctx.events(h.name, "ls", [18])
+    ev4 = ctx.events(h.name, "ls", [4])
+    if act is not None and act.value == "activated":
+        return [ctx.not_detected(f"{h.name} reports itself activated.")]
+    if len(ev18) and len(ev4) and ev4["time"].max() > ev18["time"].max():
+        ev18 = ev18.iloc[0:0]  # activated after the last complaint
+    said = act is not None and act.value == "not_activated"
+    if not said and not len(ev18):
+        if _bare(ctx) or (not ctx.has_events(h.name) and act is None):
+            return _ls_missing(ctx, "license_server.events", "license_server.reports")
+        return [ctx.not_detected()]
+    evidence = fact_evidence(act, note="activation status") if said else []
+    evidence += events_evidence(ev18, "license server not activated")
+    temp = ctx.issued(h.name)
+    if len(temp):
+        temp = temp[temp["status"].fillna("").str.lower().str.startswith("temp")]
+        evidence += [issued_evidence(r, "temporary CAL (all an unactivated server can issue)")
+                     for _, r in temp.head(3).iterrows()]
+    bits = (["activation status: not activated"] if said else []) + ([id_list(ev18)] if len(ev18) else [])
+    return [ctx.detected(f"License server {h.name} is not activated ({'; '.join(bits)}), so it issues only "
+                         f"temporary per-device CALs.", evidence,
+                         related_hosts=[s.name for s in ctx.clients_of(h.name)])]
+
+
+@rule(RuleMeta(
+    id="RDSLIC-012", title="License server not in Terminal Server License Servers (4105)", severity="warning",
+    kind="cause", scope="license_server", requires=("license_server.events",),
+    references=(KB_4105, "RDS_LICENSING.md 1.3 (4105), 3.3 IsLSinTSLSGroup, 5 #12"),
+    description="The license server cannot write per-user CAL attributes into AD."))
+def not_in_tsls(ctx):
+    h = ctx.host
+    ev = ctx.events(h.name, "ls", [4105])
+    member = h.license_server.in_tsls_group
+    if member is not None and member.value is True:
+        note = f" (older 4105 events: {len(ev)})" if len(ev) else ""
+        return [ctx.not_detected(f"{h.name} is a member of Terminal Server License Servers{note}.")]
+    out_of_group = member is not None and member.value is False
+    if not len(ev) and not out_of_group:
+        if not ctx.has_events(h.name):
+            return _ls_missing(ctx, "license_server.events")
+        return [ctx.not_detected()]
+    evidence = (fact_evidence(member, note="not in Terminal Server License Servers") if out_of_group else []) \
+        + events_evidence(ev, "cannot update license attributes in AD")
+    bits = (["group membership check: not a member"] if out_of_group else []) + ([id_list(ev)] if len(ev) else [])
+    return [ctx.detected(f"License server {h.name} is not in the Terminal Server License Servers group "
+                         f"({'; '.join(bits)}), so it cannot record per-user CALs in Active Directory.", evidence)]
+
+
+@rule(RuleMeta(
+    id="RDSLIC-013", title="Session host not in the license server's security group (4141/1043)",
+    severity="error", kind="cause", scope="license_server",
+    requires=("license_server.events", "session_host.events"),
+    references=("RDS_LICENSING.md 1.2 (1043/50195), 1.3 (4141), 2.6 fSecureLicensing, 3.4 NOT_IN_TSCGROUP, 5 #13",),
+    description="The 'License server security group' policy is on and the session host is not in the "
+                "license server's local RDS Endpoint Servers group."))
+def not_in_tsc_group(ctx):
+    h = ctx.host
+    ev = ctx.events(h.name, "ls", [4141])
+    clients = ctx.clients_of(h.name)
+    sh_ev = {c.name: ctx.events(c.name, "rcm", [1043]) for c in clients}
+    sh_status = [c for c in clients if c.connectivity_status is not None
+                 and str(c.connectivity_status.value).upper() == "NOT_IN_TSCGROUP"]
+    if not len(ev) and not any(len(x) for x in sh_ev.values()) and not sh_status:
+        if not ctx.has_events(h.name) and not any(ctx.has_events(c.name) for c in clients):
+            return _ls_missing(ctx, "license_server.events", "session_host.events")
+        return [ctx.not_detected()]
+    evidence = events_evidence(ev, "license refused: not a member of the group")
+    affected = []
+    for name, x in sh_ev.items():
+        if len(x):
+            affected.append(name)
+            evidence += events_evidence(x, "session host cannot get licenses from this server")
+    for c in sh_status:
+        affected.append(c.name)
+        evidence += fact_evidence(c.connectivity_status, note="connectivity status")
+    evidence += fact_evidence(h.license_server.secure_licensing, note="License server security group policy")
+    for data in ev.get("data", []):
+        if isinstance(data, dict) and data:
+            from analyzer.hostnames import canonical
+            name = canonical(next(iter(data.values())) or "")
+            if name:
+                affected.append(name)
+    affected = list(dict.fromkeys(affected))
+    bits = [x for x in [id_list(ev)] + [id_list(x) for x in sh_ev.values() if len(x)] if x]
+    who = ", ".join(affected) if affected else "the session host"
+    return [ctx.detected(f"License server {h.name} refuses {who}: not a member of its RDS Endpoint Servers "
+                         f"(Terminal Server Computers) group ({'; '.join(bits) or 'connectivity status NOT_IN_TSCGROUP'}).",
+                         evidence, related_hosts=affected)]
+
+
+def _service_events(ctx, name):
+    """Licensing service state changes: LS events 0 (started) / 3 (stopped), SCM 7036/7040."""
+    from rules.catalog import lookup
+    ls = ctx.events(name, "ls", [0, 3])
+    scm = ctx.events(name, "scm", [7036, 7040])
+    rows = []
+    for idx, r in scm.iterrows():
+        entry = lookup(r.get("provider"), int(r["event_id"]), r.get("data") if isinstance(r.get("data"), dict) else {},
+                       source_name=r.get("source_name"))
+        if entry is not None and entry.key in ("ls_service_state", "ls_service_start_type_changed"):
+            rows.append(idx)
+    return ls, scm.loc[rows]
+
+
+def _state_of(row) -> str:
+    """'stopped' / 'running' / 'disabled' / '' from an LS or SCM event row."""
+    legacy = int(row["_legacy"])
+    if row["_family"] == "ls":
+        return {0: "running", 3: "stopped"}.get(legacy, "")
+    text = " ".join(str(v) for v in (row.get("data") or {}).values()).lower() + " " + str(row.get("message") or "").lower()
+    if legacy == 7040:
+        return "disabled" if "disabled" in text.split("to", 1)[-1] else ""
+    return "stopped" if "stopped" in text else ("running" if "running" in text else "")
+
+
+@rule(RuleMeta(
+    id="RDSLIC-019", title="Licensing role missing, or its service stopped or disabled", severity="error",
+    kind="cause", scope="license_server", requires=("license_server.registry", "license_server.events"),
+    references=(SEED_ROLE, "RDS_LICENSING.md 2.5, 1.3 (0/3), 5 #4"),
+    description="The named license server does not run the RD Licensing role or its TermServLicensing service."))
+def role_or_service(ctx):
+    h = ctx.host
+    if _bare(ctx):
+        return _ls_missing(ctx, "license_server.registry", "license_server.events")
+    lsf = h.license_server
+    problems, evidence = [], []
+    role = h.roles.get("licensing")
+    if role is not None and role.value is False:
+        problems.append("the RD Licensing role is not installed")
+        evidence += fact_evidence(role, note="RD Licensing role not installed")
+    st = lsf.service_start_type
+    if st is not None and st.value is not None and str(st.value) == "4":
+        problems.append("the TermServLicensing service is disabled (Start=4)")
+        evidence += fact_evidence(st, note="service start type: disabled")
+    if lsf.service_state is not None and str(lsf.service_state.value).lower() == "stopped":
+        problems.append("the Remote Desktop Licensing service is stopped")
+        evidence += fact_evidence(lsf.service_state, note="service state")
+    ls_ev, scm_ev = _service_events(ctx, h.name)
+    timeline = [r for _, r in ls_ev.iterrows()] + [r for _, r in scm_ev.iterrows()]
+    timeline = [r for r in timeline if _state_of(r) in ("running", "stopped", "disabled")]
+    timeline.sort(key=lambda r: r["time"])
+    if timeline and _state_of(timeline[-1]) in ("stopped", "disabled"):
+        last = timeline[-1]
+        problems.append(f"its last service event says {_state_of(last)}")
+        from rules.api import event_evidence
+        evidence.append(event_evidence(last, "last service state change"))
+    if not problems:
+        return [ctx.not_detected()]
+    return [ctx.detected(f"License server {h.name}: " + "; ".join(dict.fromkeys(problems)) + ".", evidence,
+                         related_hosts=[s.name for s in ctx.clients_of(h.name)])]
