@@ -1,10 +1,521 @@
-"""Host profiles from frames and facts (placeholder: names only; issue 5 builds the rest)."""
+"""Frames + facts -> one :class:`HostProfile` per machine: what it is and how it is configured.
+
+Every value keeps where it came from (a registry row, an event record, an export line), and
+settings that can come from several places keep each candidate plus the effective one:
+Group Policy beats the deployment (RDMS/WMI) values, which beat what a WMI export reports
+(RDS_LICENSING.md 2.2 "Precedence", Microsoft "Remote Desktop licensing mode is not configured").
+Registry lookups use ``key_ccs`` so only the current control set counts.
+"""
 from __future__ import annotations
 
-from datetime import datetime
+import csv
+import re
+from collections import Counter, defaultdict
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable, Optional
 
-from analyzer.model import HostProfile
+import pandas as pd
+
+from analyzer import facts as F
+from analyzer.frames import empty_frame
+from analyzer.hostnames import canonical
+from analyzer.model import (SOURCE_DEPLOYMENT, SOURCE_GROUP_POLICY, SOURCE_WMI, Evidence, Fact, GracePeriod,
+                            HostProfile)
+
+OS_BUILDS_FILE = Path(__file__).with_name("data") / "os_builds.csv"
+
+SYS = r"HKLM\SYSTEM\CurrentControlSet"
+TS = SYS + r"\Control\Terminal Server"
+RCM = TS + r"\RCM"
+POLICY = r"HKLM\SOFTWARE\Policies\Microsoft\Windows NT\Terminal Services"
+CURRENT_VERSION = r"HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion"
+TCPIP = SYS + r"\Services\Tcpip\Parameters"
+LICENSE_SERVERS = SYS + r"\Services\TermService\Parameters\LicenseServers"
+LS_SERVICE = SYS + r"\Services\TermServLicensing"
+GP_STATE = r"HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Group Policy\State\Machine"
+SECURITY_POLICY = r"HKLM\SECURITY\Policy"
+COMPONENT_CACHE = r"HKLM\SOFTWARE\Microsoft\ServerManager\ServicingStorage\ServerComponentCache"
+
+# Server Manager component -> role (RDS_LICENSING.md 2.5)
+ROLE_COMPONENTS = {"RDS-RD-Server": "session_host", "RDS-Licensing": "licensing",
+                   "RDS-Connection-Broker": "connection_broker", "RDS-Gateway": "gateway",
+                   "RDS-Web-Access": "web_access"}
+# Service key -> role (a key that exists only where the role is installed)
+ROLE_SERVICES = {"TermServLicensing": "licensing", "Tssdis": "connection_broker", "TSGateway": "gateway"}
+CERT_VALUES = ("X509 Certificate", "X509 Certificate2", "X509 Certificate ID", "Certificate")
+
+RCM_PROVIDERS = {"microsoft-windows-terminalservices-remoteconnectionmanager", "termservice"}
+LS_PROVIDERS = {"microsoft-windows-terminalservices-licensing", "termservlicensing"}
+# RCM licensing events by legacy id (RDS_LICENSING.md 1.2): seen => the machine is a session host
+RCM_LICENSING_IDS = {1003, 1004, 1011, 1028, 1043, 1061, 1068, 1069, 1128, 1129, 1130, 1131, 1132, 1133}
+RCM_ROLE_MISSING = 1136                       # "RD Session Host Server role is not installed."
+GRACE_EXPIRED_IDS = {1128, 1069}
+GRACE_WARNING_ID = 1129
+GRACE_DAYS = 120
 
 
-def build_profiles(frames, facts, hosts: dict[str, set[str]], as_of: datetime) -> list[HostProfile]:
-    return [HostProfile(name=name, aliases=set(aliases)) for name, aliases in sorted(hosts.items())]
+@lru_cache(maxsize=1)
+def os_builds() -> dict[int, tuple[str, str]]:
+    with OS_BUILDS_FILE.open(encoding="utf-8") as fh:
+        return {int(r["build"]): (r["server"], r["client"]) for r in csv.DictReader(fh)}
+
+
+def os_label(build: int, server: Optional[bool]) -> Optional[str]:
+    """7601 -> "2008R2" on a server, "Windows 7 SP1" on a client (same builds, two products)."""
+    known = os_builds().get(build)
+    if known is None:
+        return None
+    srv, cli = known
+    if server is False:
+        return cli or srv or None
+    return srv or cli or None
+
+
+# --- evidence ---------------------------------------------------------------------------------
+
+def _val(v: Any) -> Any:
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, float) and pd.isna(v):
+        return None
+    return v
+
+
+def reg_evidence(row: dict, note: str = "") -> Evidence:
+    return Evidence(frame="registry", source=row["source"] or "", locator={"key": row["key"], "value": row["value"]},
+                    detail={"key": row["key"], "value": row["value"], "type": row["type"],
+                            "data": _short(row["data"]), "last_write": row["last_write"]}, note=note)
+
+
+def event_evidence(row: dict, note: str = "") -> Evidence:
+    return Evidence(frame="events", source=row.get("source") or "", locator={"record_id": row.get("record_id")},
+                    detail={"time": row.get("time"), "channel": row.get("channel"), "provider": row.get("provider"),
+                            "event_id": row.get("event_id"), "message": row.get("message")}, note=note)
+
+
+def fact_evidence(fact: dict, note: str = "") -> Evidence:
+    return Evidence(frame="artifacts", source=fact.get("source") or "", locator=dict(fact.get("locator") or {}),
+                    detail=dict(fact.get("detail") or {"name": fact.get("name"), "value": fact.get("value")}), note=note)
+
+
+def _short(data: Any) -> Any:
+    if isinstance(data, str) and len(data) > 96:
+        return data[:96] + f"... ({len(data) // 2} bytes)"
+    return data
+
+
+class _Registry:
+    """Registry rows of one host, by (key_ccs, value) case-insensitively; first source wins."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.values: dict[tuple[str, str], dict] = {}
+        self.keys: dict[str, list[dict]] = defaultdict(list)
+        for row in frame.to_dict("records"):
+            row = {k: _val(v) for k, v in row.items()}
+            key = (row["key_ccs"] or row["key"] or "").lower()
+            self.keys[key].append(row)
+            if row["value"] is not None:
+                self.values.setdefault((key, row["value"].lower()), row)
+
+    def get(self, key: str, value: str) -> Optional[dict]:
+        return self.values.get((key.lower(), value.lower()))
+
+    def key(self, key: str) -> list[dict]:
+        return self.keys.get(key.lower(), [])
+
+    def subkeys(self, key: str) -> list[tuple[str, list[dict]]]:
+        prefix = key.lower() + "\\"
+        out = []
+        for k, rows in self.keys.items():
+            if k.startswith(prefix) and "\\" not in k[len(prefix):]:
+                out.append((rows[0]["key_ccs"].split("\\")[-1], rows))
+        return sorted(out)
+
+    def fact(self, key: str, value: str, origin: str = "registry", convert=None) -> Optional[Fact]:
+        row = self.get(key, value)
+        if row is None or row["data"] is None:
+            return None
+        data = row["data"]
+        if convert is not None:
+            try:
+                data = convert(data)
+            except (TypeError, ValueError):
+                return None
+        return Fact(data, origin, [reg_evidence(row)])
+
+
+# --- profiles ---------------------------------------------------------------------------------
+
+def build_profiles(frames: dict[str, pd.DataFrame], facts: list[dict], hosts: dict[str, set[str]],
+                   as_of: datetime) -> list[HostProfile]:
+    """One profile per canonical host of ``hosts`` and of any host named in frames or facts."""
+    names: dict[str, set[str]] = {canonical(k) or k: set(v) for k, v in hosts.items()}
+    reg = frames.get("registry")
+    reg = empty_frame("registry") if reg is None else reg
+    ev = frames.get("events")
+    kp = frames.get("keypacks")
+    art = frames.get("artifacts")
+    for frame, col in ((reg, "host"), (ev, "host"), (kp, "license_server"), (frames.get("issued"), "license_server")):
+        if frame is not None and len(frame) and col in frame:
+            for value in frame[col].dropna().unique():
+                if canonical(value):
+                    names.setdefault(canonical(value), set())
+    for fact in facts:
+        if canonical(fact.get("host")):
+            names.setdefault(canonical(fact.get("host")), set())
+    by_host_facts: dict[str, list[dict]] = defaultdict(list)
+    for fact in facts:
+        h = canonical(fact.get("host"))
+        if h:
+            by_host_facts[h].append(fact)
+
+    def part(frame, col, name):
+        if frame is None or not len(frame) or col not in frame:
+            return frame.iloc[0:0] if frame is not None else pd.DataFrame()
+        return frame[frame[col].map(canonical) == name]
+
+    profiles = []
+    for name in sorted(names):
+        p = HostProfile(name=name, aliases=set(names[name]))
+        p.artifacts = sorted(set(part(art, "host", name)["path"].dropna())) if art is not None and len(art) else []
+        _fill(p, _Registry(part(reg, "host", name)), part(ev, "host", name), part(kp, "license_server", name),
+              by_host_facts.get(name, []), as_of)
+        profiles.append(p)
+    return profiles
+
+
+def _fill(p: HostProfile, reg: _Registry, events: pd.DataFrame, keypacks: pd.DataFrame, facts: list[dict],
+          as_of: datetime) -> None:
+    ev = [{k: _val(v) for k, v in r.items()} for r in events.to_dict("records")] if len(events) else []
+    ev.sort(key=lambda r: (r.get("time") or datetime.min.replace(tzinfo=timezone.utc), r.get("record_id") or 0))
+    by_name: dict[str, list[dict]] = defaultdict(list)
+    for f in facts:
+        by_name[f.get("name")].append(f)
+
+    def fact_of(name: str, convert=None) -> Optional[Fact]:
+        found = by_name.get(name)
+        if not found:
+            return None
+        f = found[-1]
+        value = f.get("value")
+        if convert is not None:
+            try:
+                value = convert(value)
+            except (TypeError, ValueError):
+                return None
+        return Fact(value, f.get("origin") or "report", [fact_evidence(f)])
+
+    _identity(p, reg, ev, fact_of)
+    _os(p, reg, ev, fact_of)
+    _roles(p, reg, ev, keypacks, by_name)
+    _domain_joined(p, reg, ev)
+    _licensing(p, reg, fact_of)
+    _grace(p, reg, ev, fact_of)
+    _license_server(p, reg, ev, by_name, fact_of)
+
+
+def _identity(p: HostProfile, reg: _Registry, ev: list[dict], fact_of) -> None:
+    host = reg.get(TCPIP, "Hostname") or reg.get(TCPIP, "NV Hostname")
+    dom = None
+    for value in ("Domain", "NV Domain"):
+        row = reg.get(TCPIP, value)
+        if row and isinstance(row["data"], str) and row["data"].strip():
+            dom = Fact(row["data"].strip().lower(), "registry", [reg_evidence(row, "primary DNS suffix")])
+            break
+    fqdns = Counter(r["computer"] for r in ev if r.get("computer") and "." in r["computer"]
+                    and canonical(r["computer"]) == p.name)
+    if dom is not None:
+        short = host["data"] if host and isinstance(host["data"], str) and host["data"] else p.name
+        p.fqdn = f"{short}.{dom.value}".lower()
+    elif fqdns:
+        fqdn, _ = fqdns.most_common(1)[0]
+        p.fqdn = fqdn.lower()
+        first = next(r for r in ev if r.get("computer") == fqdn)
+        dom = Fact(fqdn.split(".", 1)[1].lower(), "event", [event_evidence(first, "Computer field of the event")])
+    if dom is None:
+        dom = fact_of(F.DOMAIN)
+    if dom is None:
+        nb = _netbios_domain(reg)
+        if nb is not None and nb[1]:          # only a joined machine's primary domain is a domain
+            dom = Fact(nb[0], "registry", [reg_evidence(nb[2], "LSA primary domain (NetBIOS)")])
+    p.domain = dom
+    for alias in list(fqdns) + ([p.fqdn] if p.fqdn else []):
+        if alias.upper() != p.name:
+            p.aliases.add(alias.lower())
+
+
+def _netbios_domain(reg: _Registry) -> Optional[tuple[str, bool, dict]]:
+    """SECURITY\\Policy\\PolPrDmN (UNICODE_STRING + name) and whether PolPrDmS holds a domain SID."""
+    row = reg.get(SECURITY_POLICY + r"\PolPrDmN", "")
+    if row is None or not isinstance(row["data"], str):
+        return None
+    try:
+        raw = bytes.fromhex(row["data"])
+    except ValueError:
+        return None
+    name = None
+    if len(raw) >= 8:
+        length = int.from_bytes(raw[:2], "little")
+        for header in (8, 16):
+            cand = raw[header:header + length]
+            if len(cand) == length and length:
+                text = cand.decode("utf-16-le", "replace")
+                if text.isprintable():
+                    name = text
+                    break
+    sid = reg.get(SECURITY_POLICY + r"\PolPrDmS", "")
+    joined = bool(sid and isinstance(sid["data"], str) and len(sid["data"]) >= 16)
+    return (name, joined, row) if name else None
+
+
+def _os(p: HostProfile, reg: _Registry, ev: list[dict], fact_of) -> None:
+    p.os_product = reg.fact(CURRENT_VERSION, "ProductName")
+    build = reg.fact(CURRENT_VERSION, "CurrentBuildNumber", convert=int) or reg.fact(
+        CURRENT_VERSION, "CurrentBuild", convert=int)
+    if build is None:
+        for r in reversed(ev):   # EventLog 6009: "Microsoft (R) Windows (R) 6.03. 9600 Multiprocessor Free."
+            if (r.get("provider") or "").lower() == "eventlog" and r.get("event_id") == 6009:
+                text = " ".join(str(v) for v in (r.get("data") or {}).values())
+                m = re.search(r"\b(\d{4,5})\b", text)
+                if m:
+                    build = Fact(int(m.group(1)), "event", [event_evidence(r, "EventLog 6009 at boot")])
+                    break
+    if build is None:
+        build = fact_of(F.LS_OS_BUILD, int)
+    p.os_build = build
+    server = _is_server(reg, p.os_product)
+    if build is not None:
+        label = os_label(int(build.value), server)
+        if label:
+            p.os_version = Fact(label, build.origin, list(build.evidence))
+    if p.os_version is None:
+        p.os_version = fact_of(F.LS_VERSION, str)
+
+
+def _is_server(reg: _Registry, product: Optional[Fact]) -> Optional[bool]:
+    it = reg.get(CURRENT_VERSION, "InstallationType")
+    if it and isinstance(it["data"], str):
+        return it["data"].lower() != "client"
+    pt = reg.get(SYS + r"\Control\ProductOptions", "ProductType")
+    if pt and isinstance(pt["data"], str):
+        return pt["data"].lower() != "winnt"
+    if product is not None and isinstance(product.value, str):
+        return "server" in product.value.lower()
+    return None
+
+
+def _roles(p: HostProfile, reg: _Registry, ev: list[dict], keypacks: pd.DataFrame, by_name: dict) -> None:
+    positive: dict[str, Fact] = {}
+    negative: dict[str, Fact] = {}
+
+    def add(role: str, value: bool, origin: str, evidence: Evidence) -> None:
+        target = positive if value else negative
+        if role in target:
+            target[role].evidence.append(evidence)
+        else:
+            target[role] = Fact(value, origin, [evidence])
+
+    for component, rows in reg.subkeys(COMPONENT_CACHE):
+        role = ROLE_COMPONENTS.get(component)
+        row = reg.get(f"{COMPONENT_CACHE}\\{component}", "InstallState")
+        if role and row is not None and isinstance(row["data"], int):
+            add(role, row["data"] == 1, "registry", reg_evidence(row, "Server Manager component cache"))
+    for service, role in ROLE_SERVICES.items():
+        rows = reg.key(f"{SYS}\\Services\\{service}")
+        if rows:
+            add(role, True, "registry", reg_evidence(rows[0], f"service {service} is installed"))
+    app = reg.get(TS, "TSAppCompat")
+    if app is not None and app["data"] == 1:
+        add("session_host", True, "registry", reg_evidence(app, "application server mode"))
+    rcm_seen = ls_seen = missing = None
+    for r in ev:
+        provider = {(r.get("provider") or "").lower(), (r.get("source_name") or "").lower()}
+        legacy = r.get("legacy_event_id") or r.get("event_id")
+        if provider & RCM_PROVIDERS and legacy in RCM_LICENSING_IDS:
+            rcm_seen = rcm_seen or r
+        elif provider & RCM_PROVIDERS and legacy == RCM_ROLE_MISSING:
+            missing = r
+        if provider & LS_PROVIDERS:
+            ls_seen = ls_seen or r
+    if rcm_seen:
+        add("session_host", True, "event", event_evidence(rcm_seen, "RD Session Host licensing event"))
+    elif missing:
+        add("session_host", False, "event", event_evidence(missing, "RD Session Host role is not installed"))
+    if ls_seen:
+        add("licensing", True, "event", event_evidence(ls_seen, "RD Licensing service event"))
+    if len(keypacks):
+        row = keypacks.iloc[0]
+        add("licensing", True, "report", Evidence("keypacks", str(row.get("source") or ""),
+                                                   {"keypack_id": _val(row.get("keypack_id"))},
+                                                   {"keypacks": len(keypacks)}, "installed CAL key packs"))
+    for name in (F.ACTIVATION_STATUS, F.REPORT_SUMMARY, F.IN_TSLS_GROUP):
+        for f in by_name.get(name, [])[:1]:
+            add("licensing", True, f.get("origin") or "report", fact_evidence(f, "license server export"))
+            break
+    p.roles = {**negative, **positive}
+
+
+def _domain_joined(p: HostProfile, reg: _Registry, ev: list[dict]) -> None:
+    """Strong signals (LSA primary domain SID, machine account, GP distinguished name) decide;
+    a DNS suffix or an FQDN alone is weak: both can be set in a workgroup (RDS_LICENSING.md 2.1)."""
+    nb = _netbios_domain(reg)
+    account = reg.get(SECURITY_POLICY + r"\PolMachineAccountS", "")
+    dn = reg.get(GP_STATE, "Distinguished-Name")
+    if nb is not None:
+        ev_list = [reg_evidence(nb[2], "LSA primary domain")]
+        if account is not None:
+            ev_list.append(reg_evidence(account, "machine account"))
+        p.domain_joined = Fact(nb[1] or account is not None, "registry", ev_list)
+        return
+    if dn is not None and dn["data"]:
+        p.domain_joined = Fact(True, "registry", [reg_evidence(dn, "Group Policy applied to a domain computer object")])
+        return
+    if p.domain is not None:
+        p.domain_joined = Fact(True, p.domain.origin,
+                               [replace(e, note=f"weak signal, a DNS suffix or FQDN only: {e.note}".rstrip(": "))
+                                for e in p.domain.evidence])
+        return
+    tcp = reg.get(TCPIP, "Domain")
+    if tcp is not None:
+        p.domain_joined = Fact(False, "registry", [reg_evidence(tcp, "no DNS domain, no domain signal")])
+
+
+def _servers(data: Any) -> list[str]:
+    if isinstance(data, list):
+        items = data
+    elif isinstance(data, str):
+        items = re.split(r"[,;\s]+", data)
+    else:
+        return []
+    return [s.strip() for s in items if s and s.strip()]
+
+
+def _licensing(p: HostProfile, reg: _Registry, fact_of) -> None:
+    modes = [reg.fact(POLICY, "LicensingMode", SOURCE_GROUP_POLICY, int),
+             reg.fact(RCM + r"\Licensing Core", "LicensingMode", SOURCE_DEPLOYMENT, int),
+             fact_of(F.LICENSING_MODE, int)]
+    if modes[2] is not None:
+        modes[2].origin = SOURCE_WMI
+    p.licensing_mode_candidates = [m for m in modes if m is not None]
+    p.licensing_mode = p.licensing_mode_candidates[0] if p.licensing_mode_candidates else None
+
+    servers: list[Fact] = []
+    row = reg.get(POLICY, "LicenseServers")
+    if row is not None:
+        servers.append(Fact(_servers(row["data"]), SOURCE_GROUP_POLICY, [reg_evidence(row)]))
+    found, evidence = [], []
+    row = reg.get(LICENSE_SERVERS, "SpecifiedLicenseServers")
+    if row is not None:
+        found += _servers(row["data"])
+        evidence.append(reg_evidence(row))
+    for sub, rows in reg.subkeys(LICENSE_SERVERS):      # subkey forms: ...\SpecifiedLicenseServers\<LS> or \<LS>
+        if sub.lower() == "specifiedlicenseservers":
+            for name, srows in reg.subkeys(f"{LICENSE_SERVERS}\\{sub}"):
+                found.append(name)
+                evidence.append(reg_evidence(srows[0], "license server subkey"))
+            for r in rows:
+                if r["value"]:
+                    found.append(r["value"])
+                    evidence.append(reg_evidence(r, "license server value name"))
+        else:
+            found.append(sub)
+            evidence.append(reg_evidence(rows[0], "license server subkey"))
+    if evidence:
+        servers.append(Fact(list(dict.fromkeys(found)), SOURCE_DEPLOYMENT, evidence))
+    wmi = fact_of(F.LICENSE_SERVERS, _servers)
+    if wmi is not None:
+        wmi.origin = SOURCE_WMI
+        servers.append(wmi)
+    p.license_server_candidates = servers
+    p.license_servers = next((s for s in servers if s.value), servers[0] if servers else None)
+
+    p.deny_ts_connections = reg.fact(POLICY, "fDenyTSConnections", SOURCE_GROUP_POLICY, int) or reg.fact(
+        TS, "fDenyTSConnections", "registry", int)
+    certs = [reg.get(RCM, v) for v in CERT_VALUES]
+    certs = [c for c in certs if c is not None]
+    if certs:
+        p.licensing_certificate = Fact(True, "registry", [reg_evidence(c) for c in certs])
+    elif reg.key(RCM):
+        p.licensing_certificate = Fact(False, "registry", [reg_evidence(reg.key(RCM)[0], "no X509 Certificate value under RCM")])
+    else:
+        p.licensing_certificate = fact_of(F.HAS_X509_CERTIFICATE, bool)
+    p.connectivity_status = fact_of(F.CONNECTIVITY_STATUS, str)
+
+
+_DATE_FORMATS = ("%m/%d/%Y", "%Y-%m-%d", "%d.%m.%Y", "%A, %B %d, %Y", "%B %d, %Y", "%d/%m/%Y", "%Y/%m/%d")
+
+
+def parse_event_date(text: str) -> Optional[datetime]:
+    """The %1 of 1129/50281 ("grace period is about to expire on %1"), as Windows formats dates."""
+    text = str(text).strip().replace("\u200e", "").replace("\u200f", "")
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    except ValueError:
+        pass
+    head = re.split(r"\s+\d{1,2}:\d{2}", text)[0].strip()
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(head, fmt).replace(tzinfo=timezone.utc)
+        except ValueError:
+            continue
+    return None
+
+
+def _grace(p: HostProfile, reg: _Registry, ev: list[dict], fact_of) -> None:
+    g = GracePeriod()
+    rows = reg.key(RCM + r"\GracePeriod")
+    writes = [r["last_write"] for r in rows if r["last_write"] is not None]
+    if writes:
+        g.key_last_write = max(writes).to_pydatetime() if hasattr(max(writes), "to_pydatetime") else max(writes)
+    for r in ev:
+        provider = {(r.get("provider") or "").lower(), (r.get("source_name") or "").lower()}
+        if not provider & RCM_PROVIDERS:
+            continue
+        legacy = r.get("legacy_event_id") or r.get("event_id")
+        if legacy in GRACE_EXPIRED_IDS:
+            g.expired_events.append(event_evidence(r, "grace period expired"))
+        elif legacy == GRACE_WARNING_ID:
+            for value in (r.get("data") or {}).values():
+                when = parse_event_date(value)
+                if when is not None:
+                    g.ends = Fact(when, "event", [event_evidence(r, "grace period ends on %1")])
+                    break
+    if g.ends is None and g.key_last_write is not None:
+        g.ends = Fact(g.key_last_write + timedelta(days=GRACE_DAYS), "registry",
+                      [reg_evidence(rows[0], f"heuristic: GracePeriod key last write + {GRACE_DAYS} days")])
+    g.days_left_reported = fact_of(F.GRACE_DAYS_LEFT, int)
+    p.grace_period = g
+
+
+def _license_server(p: HostProfile, reg: _Registry, ev: list[dict], by_name: dict, fact_of) -> None:
+    ls = p.license_server
+    ls.service_start_type = reg.fact(LS_SERVICE, "Start", "registry", int)
+    ls.disable_workgroup_auth_enforcement = reg.fact(LS_SERVICE + r"\Parameters", "DisableWorkgroupAuthEnforcement",
+                                                     "registry", int)
+    ls.secure_licensing = reg.fact(POLICY, "fSecureLicensing", SOURCE_GROUP_POLICY, int)
+    ls.activation_status = fact_of(F.ACTIVATION_STATUS, str)
+    ls.version = fact_of(F.LS_VERSION, str) or (
+        Fact(p.os_version.value, p.os_version.origin, list(p.os_version.evidence))
+        if p.os_version is not None and p.has_role("licensing") else None)
+    ls.in_tsls_group = fact_of(F.IN_TSLS_GROUP, bool)
+    if ls.in_tsls_group is None and by_name.get(F.TSLS_GROUP_MEMBERS):
+        f = by_name[F.TSLS_GROUP_MEMBERS][-1]
+        members = {canonical(str(m).split("\\")[-1].rstrip("$")) for m in (f.get("value") or [])}
+        ls.in_tsls_group = Fact(p.name in members, f.get("origin") or "report", [fact_evidence(f)])
+    ls.service_state = fact_of(F.LS_SERVICE_STATE, str)
+    if ls.service_state is None:
+        for r in reversed(ev):      # SCM 7036 "The Remote Desktop Licensing service entered the running state."
+            if r.get("event_id") != 7036:
+                continue
+            values = [str(v) for v in (r.get("data") or {}).values()]
+            if any(re.search(r"Remote Desktop Licensing|Terminal Server Licensing|TermServLicensing", v, re.I)
+                   for v in values):
+                state = next((s for s in ("running", "stopped") for v in values if s in v.lower()), None)
+                if state:
+                    ls.service_state = Fact(state, "event", [event_evidence(r, "Service Control Manager 7036")])
+                    break
+    ls.report_summary = [f.get("value") for f in by_name.get(F.REPORT_SUMMARY, [])]
