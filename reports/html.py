@@ -1,0 +1,70 @@
+"""The self-contained HTML root-cause report: ``render(analysis) -> str``.
+
+jinja2 with autoescape and StrictUndefined renders the view model of :mod:`reports.view`; the
+CSS and script of ``reports/static`` are inlined and pinned by their SHA-256 in a
+Content-Security-Policy that allows nothing else (no network, no other script or style).
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+from analyzer.model import Analysis
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+
+
+def _version() -> str:
+    try:
+        from analyzer import __version__
+        return str(__version__)
+    except ImportError:  # pragma: no cover - the package always has it
+        return "unknown"
+
+
+def _finalize(value):
+    """Print None as nothing (view models use '' anyway; this is a safety net)."""
+    return "" if value is None else value
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    return Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
+                       trim_blocks=True, lstrip_blocks=True, finalize=_finalize, auto_reload=False)
+
+
+def csp_hash(source: str) -> str:
+    """The CSP source expression of one inline element's exact text."""
+    return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+@lru_cache(maxsize=1)
+def static_assets() -> tuple[str, str, str]:
+    """(css, js, csp) — the inline style, the inline script and the policy pinning both."""
+    css = (STATIC / "report.css").read_text(encoding="utf-8")
+    js = (STATIC / "report.js").read_text(encoding="utf-8")
+    for text, tag in ((css, "</style"), (js, "</script")):
+        if tag in text.lower():
+            raise ValueError(f"static asset contains {tag}")
+    csp = (f"default-src 'none'; style-src {csp_hash(css)}; script-src {csp_hash(js)}; img-src data:; "
+           "base-uri 'none'; form-action 'none'")
+    return css, js, csp
+
+
+def render_view(view: dict) -> str:
+    css, js, csp = static_assets()
+    template = environment().get_template("report.html.j2")
+    return template.render(v=view, css=Markup(css), js=Markup(js), csp=csp, version=_version())
+
+
+def render(analysis: Analysis) -> str:
+    """The report of one analysis as one HTML document (UTF-8 text)."""
+    from reports.view import build
+    return render_view(build(analysis))
