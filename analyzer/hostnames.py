@@ -32,7 +32,7 @@ _FOLDER_PATTERNS = (
 
 def canonical(name: Optional[str]) -> Optional[str]:
     """Upper-case NetBIOS form of a machine name (FQDN -> first label)."""
-    if not name:
+    if not isinstance(name, str) or not name:
         return None
     name = name.strip().strip("\\").strip()
     if not name or name in {"-", "?", "localhost", "."}:

@@ -97,8 +97,11 @@ def event_evidence(row: dict, note: str = "") -> Evidence:
 
 
 def fact_evidence(fact: dict, note: str = "") -> Evidence:
+    detail = fact.get("detail") or {"name": fact.get("name"), "value": fact.get("value")}
+    if not isinstance(detail, dict):            # a text export's line
+        detail = {"line": str(detail)}
     return Evidence(frame="artifacts", source=fact.get("source") or "", locator=dict(fact.get("locator") or {}),
-                    detail=dict(fact.get("detail") or {"name": fact.get("name"), "value": fact.get("value")}), note=note)
+                    detail=dict(detail), note=note)
 
 
 def _short(data: Any) -> Any:

@@ -21,8 +21,12 @@ LICENSING_FIELDS = (
     "Terminal Server License Servers", "activation status", "Grace period days left",
     "Per User CAL", "Per Device CAL", "CAL Type", "Installed CALs", "Issued CALs",
     "LicenseServerVersion", "Win32_TSLicenseServer", "Win32_TSLicenseKeyPack",
-    "Win32_TSIssuedLicense", "Win32_TSLicenseReport", "DatabasePath",
+    "Win32_TSIssuedLicense", "Win32_TSLicenseReport", "DatabasePath", "IsLSAvailable", "HowDiscovered",
+    "IssuingCals", "license connectivity status", "has x509 cert",
 )
+# Generic names that only count inside a delimited header next to a licensing field.
+HEADER_FIELDS = ("VersionNumber", "ServerRole", "ProductId", "PSComputerName", "Description", "ExpirationDate")
+_HEADER_RE = re.compile("|".join(re.escape(f) for f in LICENSING_FIELDS + HEADER_FIELDS), re.IGNORECASE)
 _FIELD_RE = re.compile("|".join(re.escape(f) for f in LICENSING_FIELDS), re.IGNORECASE)
 _REG_QUERY_KEY = re.compile(r"^HKEY_(LOCAL_MACHINE|CURRENT_USER|USERS|CLASSES_ROOT|CURRENT_CONFIG)\\|^HK(LM|CU|U|CR|CC)\\", re.M)
 _REG_QUERY_VALUE = re.compile(r"^ {4}\S.*? {4}REG_[A-Z_]+( {4}|$)", re.M)
@@ -74,6 +78,8 @@ def sniff(head: bytes) -> Sniffed:
     stripped = text.lstrip("\ufeff \t\r\n")
     if stripped.startswith("Windows Registry Editor Version 5.00") or stripped.startswith("REGEDIT4"):
         return Sniffed("reg_export", "reg export header")
+    if stripped[:1] in "{[" and _is_json(head, text):
+        return Sniffed("unknown", "JSON document")
     if _REG_QUERY_KEY.search(text) and _REG_QUERY_VALUE.search(text):
         return Sniffed("reg_query", "reg query key and value lines")
     fields = {m.group(0).lower() for m in _FIELD_RE.finditer(text[:65536])}
@@ -86,6 +92,18 @@ def sniff(head: bytes) -> Sniffed:
             return Sniffed("licensing_csv", "delimited header with RD Licensing fields")
         return Sniffed("licensing_text", "text with RD Licensing fields: " + ", ".join(sorted(fields)[:4]))
     return Sniffed("unknown", "text without registry or RD Licensing content")
+
+
+def _is_json(head: bytes, text: str) -> bool:
+    """A whole JSON document (only checked when the head is the whole file)."""
+    import json
+    if len(head) >= 65536:
+        return False
+    try:
+        json.loads(text.lstrip("\ufeff"))
+    except ValueError:
+        return False
+    return True
 
 
 def _data_lines(text: str, count: int) -> list[str]:
@@ -103,6 +121,7 @@ def _data_lines(text: str, count: int) -> list[str]:
 def _is_delimited_header(line: str) -> bool:
     for sep in (",", ";", "\t"):
         cells = [c.strip().strip('"') for c in line.split(sep)]
-        if len(cells) >= 3 and sum(1 for c in cells if _FIELD_RE.fullmatch(c)) >= 2:
+        if len(cells) >= 3 and any(_FIELD_RE.fullmatch(c) for c in cells) and \
+                sum(1 for c in cells if _HEADER_RE.fullmatch(c)) >= 2:
             return True
     return False

@@ -8,6 +8,8 @@ wins (RDS_LICENSING.md 2.2 "Precedence").
 """
 from __future__ import annotations
 
+from analyzer.hostnames import canonical
+
 from analyzer.model import LICENSING_MODES
 from rules.api import (ORIGIN_LABEL, POLICY_KEY, RCM_LICENSING_CORE, SPECIFIED_LS_KEY, RuleMeta,
                        absent_value_evidence, events_evidence, fact_evidence, id_list, rule, servers_of)
@@ -104,15 +106,18 @@ def gpo_overrides(ctx):
     def pick(cands, origin):
         return next((c for c in cands if c.origin == origin and c.value is not None), None)
 
+    # Only a deployment that chose something can be overridden: an unset deployment (mode 5,
+    # no servers) is the normal state of a Group-Policy-only server (seed article, no broker).
     gp_ls, dep_ls = pick(h.license_server_candidates, "group_policy"), pick(h.license_server_candidates, "deployment")
-    if gp_ls and dep_ls and set(servers_of(gp_ls.value)) != set(servers_of(dep_ls.value)):
+    if gp_ls and dep_ls and servers_of(dep_ls.value) and \
+            {canonical(s) for s in servers_of(gp_ls.value)} != {canonical(s) for s in servers_of(dep_ls.value)}:
         diffs.append(f"license servers {', '.join(servers_of(gp_ls.value)) or '(empty)'} by Group Policy vs "
                      f"{', '.join(servers_of(dep_ls.value)) or '(empty)'} by the deployment")
         evidence += fact_evidence(gp_ls, note="Group Policy value (wins)", winner=True)
         evidence += fact_evidence(dep_ls, note="deployment value (ignored)", winner=False)
         related += servers_of(gp_ls.value) + servers_of(dep_ls.value)
     gp_m, dep_m = pick(h.licensing_mode_candidates, "group_policy"), pick(h.licensing_mode_candidates, "deployment")
-    if gp_m and dep_m and int(gp_m.value) != int(dep_m.value):
+    if gp_m and dep_m and int(dep_m.value) in (2, 4) and int(gp_m.value) != int(dep_m.value):
         name = lambda v: LICENSING_MODES.get(int(v), str(v))  # noqa: E731
         diffs.append(f"licensing mode {name(gp_m.value)} by Group Policy vs {name(dep_m.value)} by the deployment")
         evidence += fact_evidence(gp_m, note="Group Policy value (wins)", winner=True)

@@ -23,6 +23,8 @@ REG_QUERY = ("\r\nHKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\Termin
     (b"KeyPackId;Description;ProductVersionID;TotalLicenses\r\n4;C50-6.02-S;4;300\r\n", "licensing_csv"),
     (b"<html><body><table><tr><th>PSComputerName</th><th>KeyPackId</th></tr></table></body></html>", "licensing_html"),
     (b"KeyPackId         : 4\r\nTotalLicenses     : 300\r\n", "licensing_text"),
+    (b'"PSComputerName","Name","ProductId","Version","VersionNumber","ServerRole","DatabasePath"\r\n', "licensing_csv"),
+    (b"LicenseServer:LS01\r\nHowDiscovered:Manual\r\nIsLSAvailable:True\r\n", "licensing_text"),
     (b"", "unknown"),
     (b"\x00\x01\x02\x03binary", "unknown"),
     (b"just some notes about the customer\n", "unknown"),
@@ -43,3 +45,8 @@ def test_name_does_not_matter(tmp_path):
 
 def test_utf16_without_bom_is_text():
     assert decode_text("HKEY_LOCAL_MACHINE\\SYSTEM".encode("utf-16-le")).startswith("HKEY_LOCAL_MACHINE")
+
+
+def test_json_notes_mentioning_cals_are_not_reports():
+    doc = b'{"notes": "only Per User CAL packs; KeyPackId 4 has TotalLicenses 0"}'
+    assert sniff(doc).kind == "unknown" and sniff(doc).reason == "JSON document"

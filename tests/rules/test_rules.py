@@ -276,6 +276,13 @@ def test_003_mode_mismatch():
     assert f and "per_user" in f[0].summary and "per_device" in f[0].summary
 
 
+def test_003_gpo_only_server_with_unset_deployment_is_not_an_override():
+    """Seed article, deployment without a broker: Group Policy alone configures licensing and
+    RCM\\Licensing Core keeps 5 (not configured); nothing is overridden."""
+    a = make_analysis([session_host(mode=5, gp_mode=2, servers=[], gp_servers=["LS01"]), license_server()])
+    assert not detected("RDSLIC-003", a)
+
+
 # ------------------------------------------------------------------ reachability
 
 @pytest.mark.parametrize("manifest", [False, True])
