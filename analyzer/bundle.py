@@ -86,7 +86,7 @@ def open_bundle(paths: list[str], limits: Limits = Limits()) -> Intake:
 
 def _walk_folder(root: Path, intake: Intake, limits: Limits) -> None:
     count = 0
-    base = root.name or str(root)
+    base = _join(root.name or str(root), "")
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         rel_dir = Path(dirpath).relative_to(root)
         depth = len(rel_dir.parts)
@@ -126,7 +126,10 @@ def _walk_folder(root: Path, intake: Intake, limits: Limits) -> None:
 
 
 def _join(base: str, rel: str) -> str:
-    return base if rel in ("", ".") else f"{base}/{rel}"
+    """A display path; file names that are not valid UTF-8 (surrogate-escaped by os.walk) show
+    their raw bytes as \\xNN so every later layer gets a printable, encodable string."""
+    path = base if rel in ("", ".") else f"{base}/{rel}"
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _add_file(fs_path: str, display: str, folders: list[str], size: int, intake: Intake, limits: Limits) -> None:
