@@ -1,0 +1,109 @@
+"""EVTX decoding speed and memory, as ratios against baselines measured in the same run.
+
+Usage: /work/venv/bin/python benchmarks/bench_evtx.py [FILE.evtx ...] [--slice N] [--repeat R]
+Default file: the largest System.evtx of ../shared/realdata/evtx. Each variant runs in its own
+subprocess (peak memory = that process's ru_maxrss); times are the best of R runs and
+exclude module imports (pandas alone takes ~0.5 s here, paid once per worker process).
+Variants: rdsla default path, rdsla --all-events, bare ``records_json()`` iteration of the
+Rust `evtx` package, python-evtx rendering every record (first N records, extrapolated).
+Targets (issue 4): default >= 0.8x bare; all-events >= 0.3x bare; default >= 500x
+python-evtx; default peak memory < 300 MB.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+REALDATA = Path(os.environ.get("RDSLA_SHARED", REPO.parent / "shared")) / "realdata" / "evtx"
+
+CHILD = r"""
+import json, resource, sys, time
+variant, path, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+import evtx, Evtx.Evtx
+if variant in ("default", "all_events"):
+    from parsers.base import ParseOptions, Source
+    from parsers.evtx import parse
+    import os
+t0 = time.perf_counter()    # imports (pandas etc.) are a fixed cost, not throughput
+if variant in ("default", "all_events"):
+    src = Source(display=path, chain=(path,), size=os.path.getsize(path), kind="evtx")
+    res = parse(src, ParseOptions(all_events=variant == "all_events"))
+    records, kept = res.records_read, len(res.frames["events"])
+elif variant == "bare":
+    import evtx
+    records = 0
+    for _ in evtx.PyEvtxParser(path).records_json():
+        records += 1
+    kept = records
+else:  # python-evtx rendering XML for every record, first n records
+    import Evtx.Evtx as E
+    records = 0
+    with E.Evtx(path) as log:
+        for chunk in log.get_file_header().chunks(include_inactive=True):
+            if not chunk.check_magic():
+                continue
+            for rec in chunk.records():
+                rec.xml()
+                records += 1
+                if records >= n:
+                    break
+            if records >= n:
+                break
+    kept = records
+elapsed = time.perf_counter() - t0
+print(json.dumps({"seconds": elapsed, "records": records, "kept": kept,
+                  "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def run(variant: str, path: Path, n: int, repeat: int) -> dict:
+    best = None
+    for _ in range(repeat):
+        out = subprocess.run([sys.executable, "-c", CHILD, variant, str(path), str(n)],
+                             capture_output=True, text=True, cwd=REPO, check=True)
+        res = json.loads(out.stdout.strip().splitlines()[-1])
+        if best is None or res["seconds"] < best["seconds"]:
+            best = res
+    return best
+
+
+def bench(path: Path, n: int, repeat: int) -> None:
+    size_mb = path.stat().st_size / 1e6
+    res = {v: run(v, path, n, repeat if v != "python_evtx" else 1)
+           for v in ("bare", "default", "all_events", "python_evtx")}
+    total = res["bare"]["records"]
+    print(f"\n{path.name}: {size_mb:.1f} MB, {total:,} records")
+    print(f"{'variant':<14}{'seconds':>9}{'records/s':>12}{'MB/s':>8}{'peak MB':>9}{'kept':>9}")
+    rates = {}
+    for v, r in res.items():
+        rate = r["records"] / r["seconds"]
+        rates[v] = rate
+        secs = r["seconds"] if v != "python_evtx" else total / rate
+        note = f"  ({r['records']:,} records, extrapolated)" if v == "python_evtx" else ""
+        print(f"{v:<14}{secs:>9.3f}{rate:>12,.0f}{size_mb / secs:>8.1f}"
+              f"{r['maxrss_mb']:>9.0f}{r['kept']:>9,}{note}")
+    print("ratios (throughput):")
+    print(f"  default / bare records_json      {rates['default'] / rates['bare']:.2f}x  (target >= 0.8)")
+    print(f"  all-events / bare records_json   {rates['all_events'] / rates['bare']:.2f}x  (target >= 0.3)")
+    print(f"  default / python-evtx            {rates['default'] / rates['python_evtx']:.0f}x  (target >= 500)")
+    print(f"  default peak memory              {res['default']['maxrss_mb']:.0f} MB  (target < 300)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("files", nargs="*", type=Path)
+    ap.add_argument("--slice", type=int, default=2000, help="python-evtx records (default 2000)")
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    files = args.files or [max(REALDATA.glob("*System*.evtx"), key=lambda p: p.stat().st_size)]
+    for path in files:
+        bench(path, args.slice, args.repeat)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""Row collection shared by both EVTX backends: relevance, counts, and the `events` frame.
+
+Both backends hand over the same normalized fields per record (strings and ints, ``data`` as
+an ordered dict of name -> str), so the frame does not depend on the decoder (issue 4, item 1).
+Counting every record per (channel, provider, event_id, relevant) is what lets the report say
+"System.evtx: 60,189 records, 41 relevant" (issue 4, item 3).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Optional
+
+import pandas as pd
+
+from analyzer.frames import make_frame
+from rules.catalog import CatalogEntry, legacy_event_id, lookup, relevant_keys
+
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+COLUMNS = ("channel", "provider", "source_name", "event_id", "qualifiers", "legacy_event_id",
+           "level", "time", "record_id", "computer", "user_sid", "data", "message")
+
+
+def is_candidate(provider: Optional[str], source_name: Optional[str], event_id) -> bool:
+    """The cheap test: does the catalog name this provider (or source name) and id at all?"""
+    keys = relevant_keys()
+    if event_id is None:
+        return False
+    return ((provider or "").lower(), event_id) in keys or \
+        ((source_name or "").lower(), event_id) in keys
+
+
+def text_of(value) -> str:
+    """One canonical string for a decoded value (JSON form); XML form in evtx_python."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, list):
+        return ", ".join(text_of(v) for v in value)
+    if isinstance(value, dict):
+        if "#text" in value:
+            return text_of(value["#text"])
+        return ", ".join(text_of(v) for k, v in value.items() if k != "#attributes")
+    return str(value)
+
+
+class RowSink:
+    """Collects kept records column-wise and counts every record."""
+
+    def __init__(self, all_events: bool):
+        self.all_events = all_events
+        self.cols: dict[str, list] = {c: [] for c in COLUMNS if c != "message"}
+        self.entries: list[Optional[CatalogEntry]] = []
+        self.stats: Counter = Counter()
+        self.computers: Counter = Counter()
+        self.records_read = 0
+
+    def count(self, channel, provider, event_id, relevant: bool, n: int = 1) -> None:
+        self.stats[(channel, provider, event_id, relevant)] += n
+
+    def offer(self, channel, provider, source_name, event_id, qualifiers, level, time,
+              record_id, computer, user_sid, data: dict, counted: bool = False) -> None:
+        """A fully decoded record: decide relevance, count it, keep it when relevant.
+
+        ``counted``: the caller has counted it already as read, not relevant, and its computer.
+        """
+        entry = lookup(provider, event_id, data, source_name) \
+            if is_candidate(provider, source_name, event_id) else None
+        if counted:
+            if entry is not None:
+                self.count(channel, provider, event_id, False, -1)
+                self.count(channel, provider, event_id, True)
+        else:
+            self.records_read += 1
+            self.count(channel, provider, event_id, entry is not None)
+            if computer:
+                self.computers[computer] += 1
+        if entry is None and not self.all_events:
+            return
+        c = self.cols
+        c["channel"].append(channel)
+        c["provider"].append(provider)
+        c["source_name"].append(source_name)
+        c["event_id"].append(event_id)
+        c["qualifiers"].append(qualifiers)
+        c["legacy_event_id"].append(legacy_event_id(provider, event_id, source_name)
+                                    if event_id is not None else None)
+        c["level"].append(level)
+        c["time"].append(time)
+        c["record_id"].append(record_id)
+        c["computer"].append(computer)
+        c["user_sid"].append(user_sid)
+        c["data"].append(data)
+        self.entries.append(entry)
+
+    def frame(self, messages: Optional[dict] = None) -> pd.DataFrame:
+        """The `events` frame; ``messages`` maps record_id -> (event_id, text) from an MTA."""
+        cols = dict(self.cols)
+        cols["time"] = pd.to_datetime(pd.Series(cols["time"], dtype="object"), utc=True,
+                                      errors="coerce", format=TIME_FORMAT)
+        cols["message"] = [render_message(e, rid, eid, d, messages) for e, rid, eid, d in
+                           zip(self.entries, cols["record_id"], cols["event_id"], cols["data"])]
+        frame = make_frame("events", pd.DataFrame(cols))
+        return frame.sort_values(["time", "record_id"], kind="stable", ignore_index=True)
+
+    def event_stats(self) -> list[dict]:
+        return [{"channel": ch, "provider": p, "event_id": e, "count": n, "relevant": r}
+                for (ch, p, e, r), n in sorted(self.stats.items(), key=_stat_order) if n > 0]
+
+
+def _stat_order(item):
+    (ch, p, e, r), n = item
+    return (-n, ch or "", p or "", e if e is not None else -1, r)
+
+
+def render_message(entry, record_id, event_id, data, messages) -> Optional[str]:
+    """Event Viewer's own text when an MTA gave one, else the catalog template."""
+    if messages:
+        hit = messages.get(record_id)
+        if hit is not None and (hit[0] is None or hit[0] == event_id):
+            return hit[1]
+    if entry is None:
+        return None
+    values = [v for k, v in (data or {}).items() if k != "Binary"]
+    return entry.render(values)

@@ -1,0 +1,93 @@
+"""parsers.evtx on files written by the forge's EVTX writer: known content, both backends."""
+from datetime import datetime, timedelta, timezone
+
+import pandas as pd
+import pytest
+
+from parsers.base import ParseOptions, Source
+from parsers.evtx import parse
+
+writer = pytest.importorskip("sample_data.forge.evtx_writer")
+
+RCM = "Microsoft-Windows-TerminalServices-RemoteConnectionManager"
+T0 = datetime(2025, 3, 1, 8, 0, 0, 123456, tzinfo=timezone.utc)
+
+
+def records(noise: int = 100):
+    rec = writer.EventRecord
+    out = [
+        rec(RCM, 50280, T0, f"{RCM}/Admin", "RDSH01.corp.example", level=3,
+            provider_guid="{c76baa63-ae81-421c-b425-340b4b24157f}", data={}),
+        rec(RCM, 1128, T0 + timedelta(seconds=1), "System", "RDSH01.corp.example",
+            event_source_name="TermService", qualifiers=49152, level=3, data=[]),
+        rec(RCM, 50283, T0 + timedelta(seconds=2), f"{RCM}/Admin", "RDSH01.corp.example",
+            level=3, data={"param1": "LS01"}),
+        rec("Service Control Manager", 7036, T0 + timedelta(seconds=3), "System",
+            "LS01.corp.example", qualifiers=16384, event_source_name="Service Control Manager",
+            data={"param1": "Remote Desktop Licensing", "param2": "stopped"},
+            binary="TermServLicensing/1".encode("utf-16-le") + b"\0\0"),
+    ]
+    for i in range(noise):
+        out.append(rec("Service Control Manager", 7036, T0 + timedelta(minutes=i + 1), "System",
+                       "RDSH01.corp.example", qualifiers=16384,
+                       event_source_name="Service Control Manager",
+                       data={"param1": "Windows Update", "param2": "running"}))
+    return out
+
+
+def parse_file(path, **kw):
+    src = Source(display=path.name, chain=(str(path),), size=path.stat().st_size, kind="evtx")
+    return parse(src, ParseOptions(**kw))
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory):
+    path = tmp_path_factory.mktemp("forge") / "System.evtx"
+    writer.write_evtx(path, records())
+    return path
+
+
+def test_catalog_events_are_kept_with_legacy_ids_and_messages(clean):
+    res = parse_file(clean)
+    ev = res.frames["events"]
+    assert res.records_read == 104 and res.status == "ok"
+    assert list(ev["event_id"]) == [50280, 1128, 50283, 7036]
+    assert list(ev["legacy_event_id"]) == [1128, 1128, 1131, 7036]
+    assert ev["time"].iloc[0] == pd.Timestamp(T0)
+    assert ev["message"].iloc[2].startswith(
+        "The Remote Desktop Session Host server could not contact the Remote Desktop license server LS01.")
+    assert res.computers == {"RDSH01.corp.example": 103, "LS01.corp.example": 1}
+    noise = [s for s in res.event_stats if not s["relevant"]]
+    assert noise == [{"channel": "System", "provider": "Service Control Manager",
+                      "event_id": 7036, "count": 100, "relevant": False}]
+
+
+@pytest.mark.parametrize("all_events", [False, True])
+def test_backends_agree_on_forge_files(clean, all_events):
+    a = parse_file(clean, evtx_backend="rust", all_events=all_events)
+    b = parse_file(clean, evtx_backend="python", all_events=all_events)
+    pd.testing.assert_frame_equal(a.frames["events"], b.frames["events"])
+    assert a.event_stats == b.event_stats
+
+
+def dirty_file(tmp_path):
+    dirty = tmp_path / "dirty.evtx"
+    info = writer.write_evtx(dirty, records(600), dirty=True, stale_chunks=1)
+    assert info["chunks"] > 2
+    return dirty
+
+
+@pytest.mark.slow
+def test_python_backend_reads_past_a_stale_forge_header(tmp_path):
+    assert parse_file(dirty_file(tmp_path), evtx_backend="python").records_read == 604
+
+
+@pytest.mark.slow
+def test_dirty_header_and_truncated_last_chunk(tmp_path):
+    assert parse_file(dirty_file(tmp_path)).records_read == 604
+    cut = tmp_path / "cut.evtx"
+    writer.write_evtx(cut, records(600), truncate_last_chunk=True)
+    res = parse_file(cut)
+    assert res.status == "partial" and res.records_lost >= 1
+    assert any("truncated" in w for w in res.warnings)
+    assert res.records_read + res.records_lost >= 604 - 1
