@@ -21,7 +21,7 @@ from typing import Optional
 from analyzer.hostnames import hint_from_file_name, hint_from_folders
 from analyzer.limits import Limits
 from analyzer.sniff import sniff
-from parsers.base import Source
+from parsers.base import Source, open_zip
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 HEAD_BYTES = 65536
@@ -169,6 +169,8 @@ def _classify(source: Source, head: bytes, folders: list[str], intake: Intake, l
 
 def _member_problem(info: zipfile.ZipInfo) -> Optional[str]:
     name = info.filename
+    if not name:
+        return "empty member name"
     if "\x00" in name:
         return "member name contains a NUL byte"
     norm = name.replace("\\", "/")
@@ -189,9 +191,9 @@ def _member_problem(info: zipfile.ZipInfo) -> Optional[str]:
 def _expand_zip(container: Source, intake: Intake, limits: Limits, depth: int) -> None:
     try:
         if len(container.chain) == 1:
-            zf = zipfile.ZipFile(container.chain[0])
+            zf, bad_names = open_zip(container.chain[0])
         else:
-            zf = zipfile.ZipFile(io.BytesIO(container.read_bytes(limits.max_file_bytes)))
+            zf, bad_names = open_zip(io.BytesIO(container.read_bytes(limits.max_file_bytes)))
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
         intake.ledger.append(LedgerEntry(path=container.display, kind="unknown", size=container.size,
                                          status="failed", warnings=[f"unreadable zip: {exc}"]))
@@ -201,7 +203,11 @@ def _expand_zip(container: Source, intake: Intake, limits: Limits, depth: int) -
                                          status="failed", warnings=[f"unreadable zip: {exc}"]))
         return
     with zf:
-        infos = [i for i in zf.infolist() if not i.is_dir()]
+        infos = [i for i in zf.infolist() if not i.filename.endswith("/")]
+        if not infos:
+            intake.ledger.append(LedgerEntry(path=container.display, size=container.size, status="skipped",
+                                             warnings=["zip has no file members"]))
+            return
         if len(infos) > limits.max_members:
             intake.ledger.append(LedgerEntry(path=container.display, status="skipped", warnings=[
                 f"zip has {len(infos):,} members, more than the limit of {limits.max_members:,} (--max-members): "
@@ -211,6 +217,8 @@ def _expand_zip(container: Source, intake: Intake, limits: Limits, depth: int) -
         for info in infos:
             display = f"{container.display}!/{info.filename}"
             problem = _member_problem(info)
+            if problem is None and info.filename in bad_names:
+                problem = "member name flagged UTF-8 but not valid UTF-8"
             if problem is None and info.file_size > limits.max_file_bytes:
                 problem = f"{info.file_size:,} bytes uncompressed: larger than the per-file limit (--max-file-size)"
             if problem is None and info.file_size > limits.ratio_floor_bytes and \

@@ -108,11 +108,17 @@ def make_frame(name: str, rows: Iterable[Mapping] | pd.DataFrame) -> pd.DataFram
 def _coerce(series: pd.Series, dtype: str) -> pd.Series:
     series = series.reset_index(drop=True)
     if dtype == UTC_TIME:
-        return pd.to_datetime(series, utc=True, errors="coerce", format="mixed").astype(UTC_TIME)
+        when = pd.to_datetime(series, utc=True, errors="coerce", format="mixed")
+        # FILETIME 1601 or 9999-12-31 fit pandas' coarser units but not nanoseconds: NA, not a crash
+        lo, hi = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
+        return when.where((when >= lo) & (when <= hi)).astype(UTC_TIME)
     if dtype == "object":
         return series.astype("object")
     if dtype == "Int64":
-        return pd.to_numeric(series, errors="coerce").astype("Int64")
+        number = pd.to_numeric(series, errors="coerce")
+        if number.dtype.kind == "f" or number.dtype == object:
+            number = pd.to_numeric(number.where((number % 1 == 0) & (number.abs() < 2 ** 63)), errors="coerce")
+        return number.astype("Int64")
     if dtype == "boolean":
         return series.astype("boolean")
     return series.astype(dtype)

@@ -108,13 +108,12 @@ def _assemble(intake: Intake, results: list[ParseResult]) -> Ingested:
             frame = frame.copy()
             frame["source"] = source.display
             if name == "events":
-                frame["host"] = frame["computer"].map(canonical).fillna(host) if "computer" in frame else host
+                frame["host"] = _canonical_or(frame.get("computer"), host)
             elif name == "registry":
                 frame["host"] = host
             elif name in ("keypacks", "issued"):
-                ls = frame["license_server"].map(canonical) if "license_server" in frame else None
-                frame["license_server"] = ls.fillna(host) if ls is not None else host
-                for value in frame["license_server"].dropna().unique():
+                frame["license_server"] = _canonical_or(frame.get("license_server"), host)
+                for value in set(frame["license_server"]) - {None}:
                     resolver.add(value)
             parts[name].append(make_frame(name, frame))
         for fact in result.facts:
@@ -134,6 +133,13 @@ def _assemble(intake: Intake, results: list[ParseResult]) -> Ingested:
     frames["issued"] = join_issued_to_keypacks(frames["issued"], frames["keypacks"])
     frames["artifacts"] = make_frame("artifacts", ledger_rows) if ledger_rows else empty_frame("artifacts")
     return Ingested(intake=intake, frames=frames, facts=facts, event_stats=stats, hosts=resolver.aliases)
+
+
+def _canonical_or(names: Optional[pd.Series], default: Optional[str]) -> list:
+    """Canonical machine names of a column (NA and unnamed rows take ``default``)."""
+    if names is None:
+        return default
+    return [canonical(n) or default for n in names.astype(object)]
 
 
 def join_issued_to_keypacks(issued: pd.DataFrame, keypacks: pd.DataFrame) -> pd.DataFrame:

@@ -53,7 +53,7 @@ class Source:
         limit = self.max_bytes if limit is None else limit
         if len(self.chain) == 1:
             with open(self.chain[0], "rb") as fh:
-                data = fh.read(limit + 1)
+                data = _read_blocks(fh, limit + 1)
         else:
             data = _read_member(self.chain, limit)
         if len(data) > limit:
@@ -73,24 +73,74 @@ class Source:
         return io.BytesIO(self.read_bytes())
 
 
+def _read_blocks(fh, at_most: int) -> bytes:
+    """Read up to ``at_most`` bytes in 256 KiB blocks: ``read(n)`` would reserve n bytes up front,
+    2 GiB for every 5-byte file at the default limit."""
+    out = bytearray()
+    while len(out) < at_most:
+        block = fh.read(min(1 << 18, at_most - len(out)))
+        if not block:
+            break
+        out += block
+    return bytes(out)
+
+
+def open_zip(file) -> tuple[zipfile.ZipFile, set[str]]:
+    """Open a zip (path or binary file). A member name flagged UTF-8 that is not valid UTF-8
+    makes ``zipfile`` refuse the whole archive; such names are re-read as cp437 in an
+    in-memory copy and returned, so only those members are refused, not the bundle."""
+    try:
+        return zipfile.ZipFile(file), set()
+    except UnicodeDecodeError:
+        pass
+    if isinstance(file, (str, bytes)) or hasattr(file, "__fspath__"):
+        with open(file, "rb") as fh:
+            data = bytearray(fh.read())
+    else:
+        file.seek(0)
+        data = bytearray(file.read())
+    bad = _clear_bad_utf8_flags(data)
+    return zipfile.ZipFile(io.BytesIO(bytes(data))), bad
+
+
+def _clear_bad_utf8_flags(data: bytearray) -> set[str]:
+    import struct
+    end = data.rfind(b"PK\x05\x06")
+    if end < 0 or end + 22 > len(data):
+        raise zipfile.BadZipFile("no end of central directory")
+    count, _, offset = struct.unpack_from("<HII", data, end + 10)
+    bad, pos = set(), offset
+    for _ in range(count):
+        if data[pos:pos + 4] != b"PK\x01\x02":
+            break
+        flags = struct.unpack_from("<H", data, pos + 8)[0]
+        name_len, extra_len, comment_len = struct.unpack_from("<HHH", data, pos + 28)
+        raw = bytes(data[pos + 46:pos + 46 + name_len])
+        if flags & 0x800:
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError:
+                struct.pack_into("<H", data, pos + 8, flags & ~0x800)
+                bad.add(raw.decode("cp437"))
+        pos += 46 + name_len + extra_len + comment_len
+    return bad
+
+
 def _read_member(chain: tuple[str, ...], limit: int, truncate: bool = False) -> bytes:
-    with zipfile.ZipFile(chain[0]) as outer:
+    outer, _ = open_zip(chain[0])
+    with outer:
         if len(chain) == 2:
             return _read_capped(outer, chain[1], limit, truncate)
         inner_bytes = _read_capped(outer, chain[1], 1 << 31, False)
-    with zipfile.ZipFile(io.BytesIO(inner_bytes)) as inner:
+    inner, _ = open_zip(io.BytesIO(inner_bytes))
+    with inner:
         return _read_capped(inner, chain[2], limit, truncate)
 
 
 def _read_capped(zf: zipfile.ZipFile, member: str, limit: int, truncate: bool) -> bytes:
     """Read a member by streaming, stopping one byte past ``limit`` (never trusts headers)."""
-    out = bytearray()
     with zf.open(member) as fh:
-        while len(out) <= limit:
-            block = fh.read(min(1 << 20, limit + 1 - len(out)))
-            if not block:
-                break
-            out += block
+        out = _read_blocks(fh, limit + 1)
     if truncate:
         return bytes(out[:limit])
     return bytes(out)

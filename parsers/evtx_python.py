@@ -267,13 +267,24 @@ class PythonDecoder:
         self.errors: list[tuple[str, int]] = []
 
     def run(self, buf) -> None:
-        header = e_evtx.FileHeader(buf, 0)
-        first = header.header_chunk_size() if buf[:8] == FILE_MAGIC else 0x1000
+        first = self._first_chunk(buf)
         ofs, number = first, 0
         while ofs + CHUNK_SIZE <= len(buf):
             self._chunk(buf, ofs, number)
             ofs += CHUNK_SIZE
             number += 1
+        self.tail(buf)
+
+    @staticmethod
+    def _first_chunk(buf) -> int:
+        header = e_evtx.FileHeader(buf, 0)
+        return header.header_chunk_size() if buf[:8] == FILE_MAGIC else 0x1000
+
+    def tail(self, buf) -> None:
+        """The records of a last chunk cut short (the Rust decoder skips such a chunk)."""
+        first = self._first_chunk(buf)
+        number = max(len(buf) - first, 0) // CHUNK_SIZE
+        ofs = first + number * CHUNK_SIZE
         if ofs + 0x200 <= len(buf) and buf[ofs:ofs + 8] == CHUNK_MAGIC:
             before = self.sink.records_read
             expected = _records_in(buf, ofs)
