@@ -15,7 +15,6 @@ import pandas as pd
 from analyzer.frames import make_frame
 from rules.catalog import CatalogEntry, legacy_event_id, lookup, relevant_keys
 
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 COLUMNS = ("channel", "provider", "source_name", "event_id", "qualifiers", "legacy_event_id",
            "level", "time", "record_id", "computer", "user_sid", "data", "message")
 
@@ -58,6 +57,7 @@ class RowSink:
         self.stats: Counter = Counter()
         self.computers: Counter = Counter()
         self.records_read = 0
+        self._candidates: dict[tuple, bool] = {}    # (provider, source_name, event_id) -> is_candidate
 
     def count(self, channel, provider, event_id, relevant: bool, n: int = 1) -> None:
         self.stats[(channel, provider, event_id, relevant)] += n
@@ -68,8 +68,11 @@ class RowSink:
 
         ``counted``: the caller has counted it already as read, not relevant, and its computer.
         """
-        entry = lookup(provider, event_id, data, source_name) \
-            if is_candidate(provider, source_name, event_id) else None
+        key = (provider, source_name, event_id)
+        candidate = self._candidates.get(key)
+        if candidate is None:
+            candidate = self._candidates[key] = is_candidate(provider, source_name, event_id)
+        entry = lookup(provider, event_id, data, source_name) if candidate else None
         if counted:
             if entry is not None:
                 self.count(channel, provider, event_id, False, -1)
@@ -100,8 +103,9 @@ class RowSink:
     def frame(self, messages: Optional[dict] = None) -> pd.DataFrame:
         """The `events` frame; ``messages`` maps record_id -> (event_id, text) from an MTA."""
         cols = dict(self.cols)
+        # "ISO8601" takes pandas' C parser: 20x faster than the equivalent strptime format
         cols["time"] = pd.to_datetime(pd.Series(cols["time"], dtype="object"), utc=True,
-                                      errors="coerce", format=TIME_FORMAT)
+                                      errors="coerce", format="ISO8601")
         cols["message"] = [render_message(e, rid, eid, d, messages) for e, rid, eid, d in
                            zip(self.entries, cols["record_id"], cols["event_id"], cols["data"])]
         frame = make_frame("events", pd.DataFrame(cols))

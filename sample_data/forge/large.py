@@ -10,17 +10,18 @@ import random
 from datetime import timedelta
 from pathlib import Path
 
-from sample_data.forge.build import _evtx_bytes, _hive_bytes, machine_files
+from sample_data.forge.build import _hive_bytes, machine_files
+from sample_data.forge.evtx_writer import EventRecord
+from sample_data.forge.machine import software_tree
 from sample_data.forge.regtree import REG_DWORD, REG_EXPAND_SZ, REG_SZ
 from sample_data.forge.scenarios import COLLECTED, license_server_unreachable
-from sample_data.forge.windows_events import RCM, noise_events, rcm_licensing_event
-from sample_data.forge.machine import software_tree, system_tree
+from sample_data.forge.windows_events import RCM, RCM_GUID, noise_events, rcm_licensing_event
 
 
 def _bulk_software(root, rng: random.Random, target_bytes: int) -> None:
-    """COM registrations until the hive reaches about ``target_bytes`` (~420 bytes a key)."""
+    """COM registrations until the hive reaches about ``target_bytes`` (~570 bytes a class)."""
     classes = root.key(r"Classes\CLSID", root.last_write)
-    n = target_bytes // 420
+    n = target_bytes // 570
     for i in range(n):
         clsid = "{%08X-%04X-%04X-%04X-%012X}" % (rng.getrandbits(32), rng.getrandbits(16), rng.getrandbits(16),
                                                  rng.getrandbits(16), rng.getrandbits(48))
@@ -42,6 +43,12 @@ def build_large(out: Path) -> list[tuple[Path, int]]:
     for i in range(4000):
         when = COLLECTED - timedelta(minutes=13 * i)
         rdsh.events.append(rcm_licensing_event(1131, when, rdsh.fqdn, rdsh.build, ["LS01.contoso.local"]))
+    for i in range(6000):    # RCM/Operational: 261 "Listener RDP-Tcp received a connection", not licensing
+        rdsh.events.append(EventRecord(provider=RCM, provider_guid=RCM_GUID, event_id=261,
+                                       time=COLLECTED - timedelta(minutes=7 * i), channel=RCM + "/Operational",
+                                       computer=rdsh.fqdn, level=4, keywords=0x4000000000000000,
+                                       process_id=1204, thread_id=2210, user_sid="S-1-5-20",
+                                       data={"listenerName": "RDP-Tcp"}))
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for rel, data in machine_files(scenario, rdsh).items():
