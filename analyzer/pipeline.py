@@ -16,6 +16,7 @@ from typing import Callable, Optional
 import pandas as pd
 
 from analyzer.bundle import Intake, LedgerEntry, open_bundle
+from analyzer.facts import COLLECTED_AT
 from analyzer.frames import concat_frames, empty_frame, make_frame
 from analyzer.hostnames import HostResolver, canonical
 from analyzer.model import Analysis
@@ -159,12 +160,19 @@ def join_issued_to_keypacks(issued: pd.DataFrame, keypacks: pd.DataFrame) -> pd.
     return out
 
 
-def collection_time(frames: dict[str, pd.DataFrame], as_of: Optional[datetime]) -> tuple[datetime, str]:
-    """"Now" for an offline bundle: the newest event or hive write, never the wall clock
-    unless the bundle has no timestamp at all (and then say so)."""
+def collection_time(frames: dict[str, pd.DataFrame], as_of: Optional[datetime],
+                    facts: list[dict] = ()) -> tuple[datetime, str]:
+    """"Now" for an offline bundle: the newest event record (of any kind, not only the kept
+    ones), hive write or export time, never the wall clock unless the bundle has no timestamp
+    at all (and then say so)."""
     if as_of is not None:
         return (as_of if as_of.tzinfo else as_of.replace(tzinfo=timezone.utc)), "--as-of"
     candidates = []
+    for fact in facts:
+        if fact.get("name") == COLLECTED_AT and isinstance(fact.get("value"), datetime):
+            when = pd.Timestamp(fact["value"])
+            when = when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")
+            candidates.append((when, "newest event" if fact.get("origin") == "evtx" else "export time"))
     ev = frames["events"]
     if len(ev) and ev["time"].notna().any():
         candidates.append((ev["time"].max(), "newest event"))
@@ -190,7 +198,7 @@ def reason(ingested: Ingested, paths: list[str], as_of: Optional[datetime] = Non
     from analyzer.verdict import rank
     from rules.engine import run_rules
 
-    when, origin = collection_time(ingested.frames, as_of)
+    when, origin = collection_time(ingested.frames, as_of, ingested.facts)
     analysis = Analysis(inputs=list(paths), as_of=when, as_of_origin=origin, frames=ingested.frames,
                         event_stats=ingested.event_stats, messages=list(ingested.intake.messages))
     analysis.hosts = build_profiles(ingested.frames, ingested.facts, ingested.hosts, when)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 
+from analyzer.facts import COLLECTED_AT
 from parsers.base import ParseOptions, ParseResult, Source
 from parsers.evtx_messages import load_messages
 from parsers.evtx_rows import RowSink
@@ -70,7 +71,22 @@ def parse(source: Source, options: ParseOptions) -> ParseResult:
     result.event_stats = sink.event_stats()
     if sink.records_read == 0 and errors:
         result.status = "failed"
+    newest = _newest(sink.newest)
+    if newest is not None:     # "now" for the bundle counts every record, not only the kept ones
+        result.facts.append({"host": None, "name": COLLECTED_AT, "value": newest, "origin": "evtx",
+                             "locator": {}, "detail": {"newest record": newest.isoformat()}})
     return result
+
+
+def _newest(text):
+    import pandas as pd
+    try:
+        when = pd.Timestamp(text) if text else None
+    except (ValueError, OverflowError):
+        return None
+    if when is None or pd.isna(when):
+        return None
+    return (when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")).to_pydatetime()
 
 
 def _run_rust(source: Source, options: ParseOptions):

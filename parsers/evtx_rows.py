@@ -57,7 +57,17 @@ class RowSink:
         self.stats: Counter = Counter()
         self.computers: Counter = Counter()
         self.records_read = 0
+        self.newest: Optional[str] = None     # newest record time (ISO text) of every record read
         self._candidates: dict[tuple, bool] = {}    # (provider, source_name, event_id) -> is_candidate
+
+    def saw_time(self, iso_time: Optional[str]) -> None:
+        """Keep the newest time over every record, kept or not: "now" for the bundle. Compared
+        to the second as text ("2024-11-05T10:13:33"): readers write fractions of varying
+        length ("45Z" sorts after "45.87Z")."""
+        if iso_time:
+            second = iso_time[:19]
+            if self.newest is None or second > self.newest:
+                self.newest = second
 
     def count(self, channel, provider, event_id, relevant: bool, n: int = 1) -> None:
         self.stats[(channel, provider, event_id, relevant)] += n
@@ -79,6 +89,7 @@ class RowSink:
                 self.count(channel, provider, event_id, True)
         else:
             self.records_read += 1
+            self.saw_time(time)
             self.count(channel, provider, event_id, entry is not None)
             if computer:
                 self.computers[computer] += 1

@@ -31,6 +31,7 @@ SECURITY_KEY = ',"Security"'
 SYSTEM_TIME = '"SystemTime":"'
 _get_data = itemgetter("data")
 _get_id = itemgetter("event_record_id")
+_get_timestamp = itemgetter("timestamp")
 
 
 class Head:
@@ -141,6 +142,7 @@ class RustDecoder:
             self.wanted[text] = head is None or head.candidate
         sink = self.sink
         sink.records_read += len(batch)
+        sink.saw_time(max(map(_get_timestamp, batch)).removesuffix(" UTC"))
         # every record counted as not relevant; offer() moves the relevant ones
         for (text, mid), n in Counter(zip(head_texts, mid_texts)).items():
             head = heads[text]

@@ -24,3 +24,13 @@ def test_collection_time_is_newest_timestamp_not_wall_clock():
     frames["events"] = make_frame("events", [])
     when, origin = collection_time(frames, None)
     assert when == pd.Timestamp("2024-11-04T00:00:00Z") and origin == "newest registry write"
+
+
+def test_collection_time_counts_records_that_were_not_kept():
+    """A fact for the newest record of an EVTX (kept or not) beats the newest kept event."""
+    from datetime import datetime, timezone
+    frames = {"events": make_frame("events", [dict(time="2024-11-01T00:00:00Z")]),
+              "registry": make_frame("registry", [])}
+    newest = datetime(2024, 11, 5, 10, 13, tzinfo=timezone.utc)
+    when, origin = collection_time(frames, None, [{"name": "collected_at", "value": newest, "origin": "evtx"}])
+    assert when == pd.Timestamp(newest) and origin == "newest event"

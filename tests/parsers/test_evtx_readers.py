@@ -63,3 +63,19 @@ def test_sample_bundle_logs_agree_with_evtxexport(tmp_path):
                 assert rdsla_count(path) == libevtx_count(path), str(path)
                 checked += 1
     assert checked >= 30
+
+
+def test_collection_time_fact_is_the_newest_of_every_record_on_both_backends(real_evtx):
+    """The parser keeps only relevant rows, but reports the newest time over all records."""
+    import evtx
+    import pandas as pd
+    for path in real_evtx:
+        if path.stat().st_size >= BIG or "omerbenamram" in path.name:
+            continue
+        src = Source(display=path.name, chain=(str(path),), size=path.stat().st_size, kind="evtx")
+        exact = max(pd.Timestamp(r["timestamp"].removesuffix(" UTC"))
+                    for r in evtx.PyEvtxParser(str(path)).records_json())
+        for backend in ("rust", "python") if path.stat().st_size < 300_000 else ("rust",):
+            facts = [f for f in parse(src, ParseOptions(evtx_backend=backend)).facts if f["name"] == "collected_at"]
+            assert len(facts) == 1, (path.name, backend)
+            assert pd.Timestamp(facts[0]["value"]) == exact.floor("s"), (path.name, backend)

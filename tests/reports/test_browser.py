@@ -142,3 +142,37 @@ def test_hostile_report_runs_no_injected_script(browser, tmp_path):
         assert p.evaluate("typeof window.__pwned") == "undefined"
     finally:
         page.close()
+
+
+def _sample_bundles():
+    from sample_data.forge.scenarios import SCENARIOS
+    root = Path(__file__).resolve().parents[2] / "sample_data" / "bundles"
+    out = []
+    for factory in SCENARIOS:
+        s = factory()
+        path = root / f"{s.name}.zip" if s.zipped else root / s.name
+        out.append(pytest.param(path, s.root_causes, s.host, s.alt_hosts, id=s.name))
+    return out
+
+
+@pytest.mark.parametrize("bundle, causes, host, alt_hosts", _sample_bundles())
+def test_every_sample_report_shows_its_expected_cause_in_the_first_screen(browser, tmp_path, bundle, causes,
+                                                                           host, alt_hosts):
+    """The real pipeline's report of each committed sample bundle (issue 8, "Done when")."""
+    from analyzer.pipeline import analyze
+    analysis = analyze([str(bundle)], jobs=1)
+    page = _open(browser, tmp_path, bundle.stem, analysis)
+    try:
+        _assert_clean(page)
+        top = page.page.locator("#top-cause")
+        if not causes:
+            assert top.get_attribute("data-rule") == "" and "No root cause found" in top.inner_text()
+        else:
+            assert top.get_attribute("data-rule") in causes
+            assert top.get_attribute("data-host") in [host, *alt_hosts]
+        box = top.bounding_box()
+        assert box and box["y"] < 800, box               # the verdict starts in the first screen
+        assert page.page.evaluate("document.documentElement.scrollWidth") <= 1280
+        _screenshots(page, tmp_path, bundle.stem)
+    finally:
+        page.close()
