@@ -112,3 +112,33 @@ def test_verdict_matches_expected(name):
     assert top.host in [expected["host"], *expected["alt_hosts"]]
     detected = {f.rule_id for f in analysis.findings if f.state == "detected" and f.kind == "symptom"}
     assert set(expected["symptoms"]) <= detected
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_host_profiles_show_what_each_scenario_was_built_with(name):
+    """`rdsla hosts` on a sample bundle: every machine's OS, roles, domain membership,
+    effective licensing mode and license servers (with the source that won) and certificate."""
+    from analyzer.hostnames import canonical
+    scenario = next(f() for f in SCENARIOS if f().name == name)
+    analysis = _analysis(name)
+    for m in scenario.machines:
+        p = analysis.host(m.name)
+        assert p is not None, m.name
+        assert p.os_version is not None and p.os_version.value == m.os, m.name
+        for role in m.roles:
+            assert p.has_role(role), (m.name, role)
+        assert p.domain_joined is not None and p.domain_joined.value == (m.domain is not None), m.name
+        assert p.licensing_certificate is not None and bool(p.licensing_certificate.value) == m.certificate, m.name
+        if "session_host" in m.roles:
+            mode, origin = (m.policy_mode, "group_policy") if m.policy_mode is not None else (m.deployment_mode, "deployment")
+            assert p.licensing_mode is not None and (int(p.licensing_mode.value), p.licensing_mode.origin) == (mode, origin), m.name
+            key = p.licensing_mode.evidence[0].locator.get("key", "")
+            assert ("Policies" in key) if origin == "group_policy" else ("Licensing Core" in key), (m.name, key)
+            servers = m.policy_servers if m.policy_servers is not None else m.deployment_servers
+            if servers:
+                got = p.license_servers.value
+                got = got if isinstance(got, list) else [got]
+                assert {canonical(s) for s in got} == {canonical(s) for s in servers}, m.name
+                assert p.license_servers.origin == ("group_policy" if m.policy_servers is not None else "deployment")
+        if m.name in scenario.license_servers:
+            assert p.license_server.version is not None and p.license_server.version.value == m.os, m.name
