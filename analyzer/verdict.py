@@ -16,8 +16,8 @@ from analyzer.model import Analysis, Finding, RootCause, severity_rank
 
 # general cause -> the specific causes that explain it better (when related hosts agree)
 SPECIFIC_OVER_GENERAL: dict[str, frozenset[str]] = {
-    "RDSLIC-006": frozenset({"RDSLIC-005", "RDSLIC-007", "RDSLIC-008", "RDSLIC-009"}),
-    "RDSLIC-016": frozenset({"RDSLIC-005", "RDSLIC-006", "RDSLIC-007"}),
+    "RDSLIC-006": frozenset({"RDSLIC-005", "RDSLIC-007", "RDSLIC-008", "RDSLIC-009", "RDSLIC-020"}),
+    "RDSLIC-016": frozenset({"RDSLIC-005", "RDSLIC-006", "RDSLIC-007", "RDSLIC-020"}),
     "RDSLIC-004": frozenset({"RDSLIC-003", "RDSLIC-009", "RDSLIC-011", "RDSLIC-019"}),
     "RDSLIC-001": frozenset({"RDSLIC-003"}),
 }

@@ -180,3 +180,24 @@ def role_or_service(ctx):
         return [ctx.not_detected()]
     return [ctx.detected(f"License server {h.name}: " + "; ".join(dict.fromkeys(problems)) + ".", evidence,
                          related_hosts=[s.name for s in ctx.clients_of(h.name)])]
+
+
+@rule(RuleMeta(
+    id="RDSLIC-020", title="License server certificate corrupt (event 17)", severity="error",
+    kind="cause", scope="license_server", requires=("license_server.events",),
+    references=("RDS_LICENSING.md 1.3 (17), 5 #6", "systemcenter.wiki RDS MP: Terminal Services License Server Activation"),
+    description="One or more RD Licensing certificates of the license server are corrupt; it must be "
+                "reactivated before it issues CALs again."))
+def ls_certificate_corrupt(ctx):
+    h = ctx.host
+    ev17 = ctx.events(h.name, "ls", [17])
+    ev4 = ctx.events(h.name, "ls", [4])
+    if len(ev17) and len(ev4) and ev4["time"].max() > ev17["time"].max():
+        ev17 = ev17.iloc[0:0]  # reactivated after the last complaint
+    if not len(ev17):
+        if not ctx.has_events(h.name):
+            return _ls_missing(ctx, "license_server.events")
+        return [ctx.not_detected()]
+    return [ctx.detected(f"License server {h.name} reports corrupt RD Licensing certificates ({id_list(ev17)}); "
+                         f"it needs to be reactivated.", events_evidence(ev17, "RD Licensing certificate corrupt"),
+                         related_hosts=[s.name for s in ctx.clients_of(h.name)])]

@@ -326,6 +326,18 @@ def test_005_event_18_superseded_by_later_activation():
     assert not detected("RDSLIC-005", a)
 
 
+def test_020_license_server_certificate_corrupt():
+    a = make_analysis([session_host(), license_server()], keypacks=[keypack()],
+                      events=[event("LS01", 17, family="ls", data={"param1": "LS01"})])
+    f = detected("RDSLIC-020", a)
+    assert f and f[0].host == "LS01" and "RDSH01" in f[0].related_hosts
+    assert [e.frame for e in f[0].evidence] == ["events"] and any("Reactivate" in r for r in f[0].remediation)
+    assert not detected("RDSLIC-020", healthy())
+    reactivated = make_analysis([session_host(), license_server()], keypacks=[keypack()],
+                                events=[event("LS01", 17, family="ls", days_ago=20), event("LS01", 4, family="ls", days_ago=5)])
+    assert not detected("RDSLIC-020", reactivated)
+
+
 def test_012_not_in_tsls_group():
     a = make_analysis([session_host(), license_server()], keypacks=[keypack()],
                       events=[event("LS01", 4105, family="ls", data={"param1": "alice", "param2": "contoso"})])
