@@ -186,7 +186,7 @@ def cmd_export(args) -> int:
         if not args.output:
             raise UsageError("--format parquet needs -o FILE")
         try:
-            import pyarrow  # noqa: F401
+            import pyarrow  # noqa: F401  (only checks it is installed)
         except ImportError as exc:
             raise UsageError("--format parquet needs pyarrow (pip install 'rdsla[parquet]')") from exc
         out = frame.copy()

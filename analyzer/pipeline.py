@@ -15,7 +15,7 @@ from typing import Callable, Optional
 
 import pandas as pd
 
-from analyzer.bundle import Intake, LedgerEntry, open_bundle
+from analyzer.bundle import Intake, open_bundle
 from analyzer.facts import COLLECTED_AT
 from analyzer.frames import concat_frames, empty_frame, make_frame
 from analyzer.hostnames import HostResolver, canonical

@@ -8,7 +8,6 @@ both are detected for related hosts (DESIGN.md, "Ranking between overlapping cau
 """
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 from analyzer.hostnames import canonical

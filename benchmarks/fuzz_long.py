@@ -18,7 +18,6 @@ import gzip
 import hashlib
 import json
 import multiprocessing as mp
-import os
 import random
 import re
 import shutil

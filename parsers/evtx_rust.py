@@ -222,7 +222,6 @@ class RustDecoder:
             self.errors.append((f"record {_get_id(rec)}: undecodable JSON ({exc})", 0))
             return
         system = event.get("System") or {}
-        head = Head.__new__(Head)
         attrs = ((system.get("Provider") or {}).get("#attributes") or {})
         eid = system.get("EventID")
         qualifiers = None

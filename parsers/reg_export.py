@@ -12,19 +12,11 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from parsers.base import ParseOptions, ParseResult, Source
-from parsers.registry import decode_text_file, decode_typed, text_entries_to_result, type_name
+from parsers.base import ParseResult
+from parsers.registry import decode_typed, type_name
 
+FORM = "reg export"
 _HEX = re.compile(r"^hex(?:\(([0-9a-fA-F]+)\))?:(.*)$", re.S)
-
-
-def parse_reg_export(source: Source, options: ParseOptions) -> ParseResult:
-    result = ParseResult()
-    try:
-        text = decode_text_file(source.read_bytes())
-    except OSError as exc:
-        return ParseResult.failed(f"{source.display}: unreadable: {exc}")
-    return text_entries_to_result(read_reg_text(text, result), result, options, "reg export")
 
 
 def read_reg_text(text: str, result: ParseResult) -> list[tuple[str, Optional[str], Optional[str], object]]:

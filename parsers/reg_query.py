@@ -12,20 +12,12 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from parsers.base import ParseOptions, ParseResult, Source
-from parsers.registry import decode_text_file, text_entries_to_result, type_name
+from parsers.base import ParseResult
+from parsers.registry import type_name
 
+FORM = "reg query"
 _KEY = re.compile(r"^(HKEY_[A-Z_]+|HK(?:LM|CU|U|CR|CC))(\\.*)?$")
 _VALUE = re.compile(r"^ {2,}(.*?) {4}(REG_[A-Z_]+|0x[0-9a-fA-F]+)(?: {4}(.*))?$")
-
-
-def parse_reg_query(source: Source, options: ParseOptions) -> ParseResult:
-    result = ParseResult()
-    try:
-        text = decode_text_file(source.read_bytes())
-    except OSError as exc:
-        return ParseResult.failed(f"{source.display}: unreadable: {exc}")
-    return text_entries_to_result(read_reg_query(text, result), result, options, "reg query")
 
 
 def read_reg_query(text: str, result: ParseResult) -> list[tuple[str, Optional[str], Optional[str], object]]:

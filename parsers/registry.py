@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from analyzer.frames import make_frame
-from parsers.base import ParseOptions, ParseResult, Source
+from parsers.base import ParseOptions, ParseResult, Source, SourceTooLarge
 
 KEYS_FILE = Path(__file__).with_name("data") / "registry_keys.txt"
 HIVES = ("SYSTEM", "SOFTWARE", "SECURITY", "SAM", "DEFAULT", "NTUSER", "COMPONENTS", "DRIVERS", "BCD")
@@ -250,12 +250,17 @@ def parse(source: Source, options: ParseOptions) -> ParseResult:
     if source.kind == "hive":
         from parsers.hive import parse_hive
         return parse_hive(source, options)
-    if source.kind == "reg_export":
-        from parsers.reg_export import parse_reg_export
-        return parse_reg_export(source, options)
-    if source.kind == "reg_query":
-        from parsers.reg_query import parse_reg_query
-        return parse_reg_query(source, options)
+    if source.kind in ("reg_export", "reg_query"):
+        if source.kind == "reg_export":
+            from parsers.reg_export import read_reg_text as read, FORM as form
+        else:
+            from parsers.reg_query import read_reg_query as read, FORM as form
+        result = ParseResult()
+        try:
+            text = decode_text_file(source.read_bytes())
+        except (OSError, SourceTooLarge) as exc:
+            return ParseResult.failed(f"{source.display}: unreadable: {exc}")
+        return text_entries_to_result(read(text, result), result, options, form)
     return ParseResult.failed(f"{source.display}: not a registry artifact ({source.kind})")
 
 

@@ -8,7 +8,7 @@ frames only through the context, so they never see file formats (DESIGN.md, "Rul
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path

@@ -3,8 +3,6 @@ expired, ending soon (measured from the collection time ``analysis.as_of``, neve
 clock), or reset. Microsoft does not recommend resetting it (RDS_LICENSING.md 2.3 "Reset")."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 import pandas as pd
 
 from rules.api import RuleMeta, events_evidence, fact_evidence, id_list, rule

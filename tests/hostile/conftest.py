@@ -6,11 +6,9 @@ import io
 import json
 import os
 import stat
-import struct
 import zipfile
 from pathlib import Path
 
-import pytest
 
 from analyzer.cli import main
 

@@ -3,7 +3,6 @@ file and every EVTX file of the sample bundles. Known difference: on the file wi
 chunk magics the Rust decoder recovers 3 records more than libevtx (SOURCES.md)."""
 from __future__ import annotations
 
-import io
 import shutil
 import subprocess
 import zipfile

@@ -1,7 +1,6 @@
 """RD Licensing reports: every form gives the same keypacks/issued rows; facts; damaged input."""
 from __future__ import annotations
 
-import io
 from datetime import datetime, timezone
 from pathlib import Path
 
