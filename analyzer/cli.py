@@ -304,6 +304,9 @@ COMMANDS = {"inventory": cmd_inventory, "export": cmd_export, "hosts": cmd_hosts
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    import logging
+    # python-evtx logs every damaged token; rdsla counts them in the artifact ledger instead
+    logging.getLogger("Evtx").setLevel(logging.ERROR)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
