@@ -382,12 +382,25 @@ def _session_hosts(bundle: Bundle) -> list[HostProfile]:
         role = _role(h, "session_host")
         if role is False:
             continue
-        if role or h.name in rcm_hosts or h.licensing_mode_candidates or h.license_server_candidates \
-                or h.licensing_mode is not None or h.license_servers is not None \
+        if role or h.name in rcm_hosts or _licensing_chosen(h) or h.license_server_candidates \
+                or h.license_servers is not None \
                 or h.grace_period.key_last_write or h.grace_period.ends or h.grace_period.days_left_reported \
                 or h.grace_period.expired_events:
             out.append(h)
     return out
+
+
+def _licensing_chosen(h: HostProfile) -> bool:
+    """A licensing mode someone chose: Per User / Per Device anywhere, or any Group Policy
+    value. RCM's own defaults (1 "Remote Desktop for Administration" on every Windows, 5 "not
+    configured") do not make a machine a session host (RDS_LICENSING.md 2.2)."""
+    for c in h.licensing_mode_candidates:
+        try:
+            if c.value is not None and (c.origin == "group_policy" or int(c.value) in (2, 4)):
+                return True
+        except (TypeError, ValueError):
+            continue
+    return False
 
 
 def license_servers(bundle: Bundle) -> list[HostProfile]:

@@ -276,6 +276,17 @@ def test_003_mode_mismatch():
     assert f and "per_user" in f[0].summary and "per_device" in f[0].summary
 
 
+def test_a_windows_client_with_rcm_defaults_is_not_a_session_host():
+    """Every Windows has RCM\\Licensing Core\\LicensingMode = 1 (Remote Desktop for
+    Administration); that alone must not make rules diagnose it (realdata Win10 SYSTEM hive)."""
+    from analyzer.model import HostProfile
+    client = HostProfile(name="DESKTOP-M3OSHQU")
+    client.licensing_mode_candidates.append(reg_fact(1, "deployment", CORE, "LicensingMode", client.name))
+    client.licensing_mode = client.licensing_mode_candidates[0]
+    a = make_analysis([client])
+    assert not detected("RDSLIC-001", a) and not detected("RDSLIC-002", a)
+
+
 def test_003_gpo_only_server_with_unset_deployment_is_not_an_override():
     """Seed article, deployment without a broker: Group Policy alone configures licensing and
     RCM\\Licensing Core keeps 5 (not configured); nothing is overridden."""
