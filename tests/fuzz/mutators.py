@@ -226,10 +226,19 @@ EVTX = (evtx_file_header, evtx_chunk_header, evtx_chunk_header, evtx_record_head
 def mutate_evtx(data: bytes, rng: random.Random) -> bytes:
     for _ in range(rng.randint(1, 4)):
         op = rng.choice(EVTX + GENERIC) if rng.random() < 0.85 else rng.choice(GENERIC)
-        data = op(data, rng)
+        data = _structural(op, data, rng)
     if rng.random() < 0.6:
-        data = evtx_fix_checksums(data)
+        data = _structural(lambda d, _rng: evtx_fix_checksums(d), data, rng)
     return data
+
+
+def _structural(op, data: bytes, rng: random.Random) -> bytes:
+    """Apply a structure-aware mutation; after an earlier cut or shift the structure it walks
+    may end early, and then the input goes on unchanged (the mutator must never stop a run)."""
+    try:
+        return op(data, rng)
+    except (struct.error, IndexError, ValueError):
+        return data
 
 
 # --- regf hives -------------------------------------------------------------------------------
@@ -324,9 +333,9 @@ HIVE = (hive_base_block, hive_bin_header, hive_cell, hive_cell, hive_cell, hive_
 def mutate_hive(data: bytes, rng: random.Random) -> bytes:
     for _ in range(rng.randint(1, 4)):
         op = rng.choice(HIVE) if rng.random() < 0.8 else rng.choice(GENERIC)
-        data = op(data, rng)
+        data = _structural(op, data, rng)
     if rng.random() < 0.7:
-        data = hive_fix_checksum(data)
+        data = _structural(lambda d, _rng: hive_fix_checksum(d), data, rng)
     return data
 
 
@@ -478,5 +487,5 @@ ZIP = (zip_field, zip_field, zip_field, zip_name)
 def mutate_zip(data: bytes, rng: random.Random) -> bytes:
     for _ in range(rng.randint(1, 4)):
         op = rng.choice(ZIP) if rng.random() < 0.8 else rng.choice(GENERIC)
-        data = op(data, rng)
+        data = _structural(op, data, rng)
     return data
