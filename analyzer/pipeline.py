@@ -6,6 +6,8 @@ the frames (inventory, export); ``analyze`` runs everything.
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -35,14 +37,38 @@ class Ingested:
     hosts: dict[str, set[str]] = field(default_factory=dict)   # canonical -> aliases
 
 
+class ArtifactTimeout(Exception):
+    """An artifact took longer than --artifact-timeout."""
+
+
+def _on_alarm(signum, frame):
+    raise ArtifactTimeout()
+
+
 def parse_source(source: Source, options: ParseOptions) -> ParseResult:
-    """Run the parser of one source; any exception becomes a failed result (never raises)."""
+    """Run the parser of one source; any exception becomes a failed result (never raises).
+
+    The time limit (``--artifact-timeout``) is a SIGALRM timer where one can be set (the main
+    thread of a process: the CLI, pool and batch workers); elsewhere (Dask worker threads) the
+    batch's per-bundle timeout bounds the work instead."""
+    seconds = options.limits.artifact_seconds
+    timed = bool(seconds) and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if timed:
+        previous = signal.signal(signal.SIGALRM, _on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         return parser_for(source.kind)(source, options)
+    except ArtifactTimeout:
+        return ParseResult.failed(f"{source.display}: not read: parsing took longer than {seconds} s "
+                                  f"(--artifact-timeout)")
     except MemoryError:
         return ParseResult.failed(f"{source.display}: out of memory while parsing")
     except Exception as exc:  # noqa: BLE001 - a parser bug must not stop the bundle
         return ParseResult.failed(f"{source.display}: parser error {type(exc).__name__}: {exc}")
+    finally:
+        if timed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
 
 
 def ingest(paths: list[str], options: ParseOptions = ParseOptions(), jobs: Optional[int] = None,

@@ -84,3 +84,28 @@ def test_limits_flags_on_analyze(tmp_path, capsys):
                          "--quiet")
     assert code in (0, 1), err
     assert "--max-files" in (tmp_path / "f.json").read_text(encoding="utf-8")
+
+
+def test_artifact_timeout_is_a_ledger_entry_and_the_rest_is_read(tmp_path, monkeypatch, capsys):
+    """--artifact-timeout: a parser that hangs becomes a failed ledger row naming the limit."""
+    import json
+    import time
+
+    import parsers.licensing
+    from analyzer.cli import main
+    bundle = tmp_path / "b"
+    bundle.mkdir()
+    (bundle / "LS01_KeyPacks.csv").write_text("KeyPackId,TotalLicenses,IssuedLicenses,ProductVersionID\n4,20,1,6\n")
+    (bundle / "RDSH01_TS.reg").write_bytes(b"\xff\xfe" + "Windows Registry Editor Version 5.00\r\n\r\n"
+                                           "[HKEY_LOCAL_MACHINE\\SYSTEM\\Select]\r\n\"Current\"=dword:00000001\r\n".encode("utf-16-le"))
+
+    def hang(source, options):
+        time.sleep(30)
+    monkeypatch.setattr(parsers.licensing, "parse", hang)
+    started = time.monotonic()
+    assert main(["inventory", str(bundle), "--json", "--jobs", "1", "--artifact-timeout", "1"]) == 0
+    assert time.monotonic() - started < 20
+    rows = {a["path"]: a for a in json.loads(capsys.readouterr().out)["artifacts"]}
+    slow = rows["b/LS01_KeyPacks.csv"]
+    assert slow["status"] == "failed" and "--artifact-timeout" in slow["warnings"][0]
+    assert rows["b/RDSH01_TS.reg"]["status"] == "ok"
