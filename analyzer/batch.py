@@ -97,27 +97,6 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _placeholder_report(analysis, name: str) -> str:
-    import html
-    top = analysis.root_causes[0] if analysis.root_causes else None
-    cause = html.escape(f"{top.rule_id} {top.title}" if top else "none found")
-    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'\">"
-            f"<title>rdsla: {html.escape(name)}</title></head><body><h1>{html.escape(name)}</h1>"
-            f"<p>Top root cause: {cause}</p><p>The HTML report renderer is not installed in this build; "
-            "findings.json beside this file holds the full result.</p></body></html>\n")
-
-
-def _render_html(analysis, name: str) -> str:
-    try:
-        from reports.html import render
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("reports.html", "reports"):
-            raise
-        return _placeholder_report(analysis, name)
-    return render(analysis)
-
-
 def _value(fact):
     return None if fact is None else getattr(fact, "value", None)
 
@@ -183,7 +162,8 @@ def analyze_one(bundle_path: str, out_dir: str, options: Optional[ParseOptions] 
     causes = [f.severity for f in analysis.findings if f.state == "detected" and f.kind == "cause"]
     folder = Path(out_dir) / (dir_name or safe_dir_name(name, key))
     folder.mkdir(parents=True, exist_ok=True)
-    _atomic_write(folder / "report.html", _render_html(analysis, name))
+    from reports.html import render as render_html
+    _atomic_write(folder / "report.html", render_html(analysis))
     _atomic_write(folder / "findings.json", render_json(analysis))
     _atomic_write(folder / MARKER, json.dumps({"schema": "rdsla.batch-bundle/1", "key": key,
                                                "fingerprint": fingerprint, "row": row, "causes": causes},
