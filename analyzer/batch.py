@@ -152,7 +152,7 @@ def analyze_one(bundle_path: str, out_dir: str, options: Optional[ParseOptions] 
 
     name = name or bundle_path
     key = key or os.path.realpath(bundle_path)
-    analysis = analyze([bundle_path], options or ParseOptions(), as_of=as_of, jobs=1)
+    analysis = analyze([bundle_path], options or ParseOptions(), as_of=as_of, jobs=0)   # serial: no pool in a pool
     reason = _unreadable_reason(analysis)
     if reason:
         row = blank_row(name, "failed", reason)

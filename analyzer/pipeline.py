@@ -10,7 +10,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Optional
@@ -78,37 +78,90 @@ def ingest(paths: list[str], options: ParseOptions = ParseOptions(), jobs: Optio
     return _assemble(intake, results)
 
 
+# Binary artifacts go through native decoders (the Rust `evtx`, regipy's construct parsing);
+# a hostile file can make one spin without ever returning to Python, where no signal reaches
+# it. Those are parsed in worker processes that are killed when they pass --artifact-timeout.
+ISOLATED_KINDS = ("evtx", "hive")
+
+
 def _parse_all(sources: list[Source], options: ParseOptions, jobs: Optional[int],
                progress: Optional[Callable[[int, int, str], None]]) -> list[ParseResult]:
-    jobs = jobs if jobs is not None else (os.cpu_count() or 1)
-    heavy = [i for i, s in enumerate(sources) if s.kind in ("evtx", "hive") and s.size > 512 * 1024]
+    """Parse every source. ``jobs``: None = one worker per core, N = N workers, 0 = all in
+    this process (batch workers: the batch parallelizes across bundles and kills a bundle
+    that passes its own timeout; no pools inside pools)."""
     results: list[Optional[ParseResult]] = [None] * len(sources)
-    done = 0
-    if jobs > 1 and len(heavy) > 1:
-        with ProcessPoolExecutor(max_workers=min(jobs, len(heavy))) as pool:
-            futures = {pool.submit(parse_source, sources[i], options): i for i in heavy}
-            for i, s in enumerate(sources):
-                if i not in futures.values():
-                    results[i] = parse_source(s, options)
-                    done += 1
-                    if progress:
-                        progress(done, len(sources), s.display)
-            for fut in as_completed(futures):
-                i = futures[fut]
-                try:
-                    results[i] = fut.result()
-                except Exception as exc:  # noqa: BLE001 - a worker killed by a hostile file
-                    results[i] = ParseResult.failed(f"{sources[i].display}: worker failed: {exc}")
-                done += 1
-                if progress:
-                    progress(done, len(sources), sources[i].display)
-    else:
-        for i, s in enumerate(sources):
-            results[i] = parse_source(s, options)
-            done += 1
-            if progress:
-                progress(done, len(sources), s.display)
+    counter = [0]
+
+    def finished(i: int, result: ParseResult) -> None:
+        results[i] = result
+        counter[0] += 1
+        if progress:
+            progress(counter[0], len(sources), sources[i].display)
+
+    isolated = [i for i, s in enumerate(sources) if s.kind in ISOLATED_KINDS] if jobs != 0 else []
+    if isolated:
+        workers = min(jobs or os.cpu_count() or 1, len(isolated))
+        order = sorted(isolated, key=lambda i: -sources[i].size)        # largest first
+        _parse_isolated(sources, order, options, workers, finished)
+    for i, s in enumerate(sources):
+        if results[i] is None:
+            finished(i, parse_source(s, options))
     return [r for r in results if r is not None]
+
+
+def _parse_isolated(sources: list[Source], order: list[int], options: ParseOptions, workers: int,
+                    finished: Callable[[int, ParseResult], None]) -> None:
+    """Run ``parse_source`` for ``order`` in worker processes. A task running longer than the
+    artifact limit is a failed result; its pool is killed and the rest resubmitted."""
+    limit = options.limits.artifact_seconds or None
+    pending = list(order)
+    completed: set[int] = set()
+
+    def report(i: int, result: ParseResult) -> None:
+        completed.add(i)
+        finished(i, result)
+
+    while pending:
+        pool = ProcessPoolExecutor(max_workers=min(workers, len(pending)))
+        futures = {pool.submit(parse_source, sources[i], options): i for i in pending}
+        started: dict = {}
+        overdue = None
+        try:
+            remaining = set(futures)
+            while remaining:
+                done, remaining = wait(remaining, timeout=0.5, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    i = futures[fut]
+                    try:
+                        report(i, fut.result())
+                    except Exception as exc:  # noqa: BLE001 - a worker killed by a hostile file
+                        report(i, ParseResult.failed(f"{sources[i].display}: worker failed: {exc}"))
+                now = time.monotonic()
+                for fut in remaining:
+                    if fut.running():
+                        started.setdefault(fut, now)
+                        if limit and now - started[fut] > limit:
+                            overdue = futures[fut]
+                if overdue is not None:
+                    break
+        finally:
+            if overdue is not None or remaining:
+                _kill(pool)
+            pool.shutdown(wait=overdue is None and not remaining, cancel_futures=True)
+        if overdue is None:
+            return
+        report(overdue, ParseResult.failed(f"{sources[overdue].display}: not read: parsing took longer than "
+                                           f"{limit} s (--artifact-timeout)"))
+        pending = [i for i in pending if i not in completed]
+
+
+def _kill(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool's workers now (a decoder stuck in native code never returns by itself)."""
+    for process in list(getattr(pool, "_processes", {}).values()):
+        try:
+            process.kill()
+        except OSError:
+            pass
 
 
 def _assemble(intake: Intake, results: list[ParseResult]) -> Ingested:

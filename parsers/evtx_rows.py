@@ -128,8 +128,9 @@ class RowSink:
 
 
 def _stat_order(item):
+    """Most frequent first; damaged records may carry any JSON type in these fields."""
     (ch, p, e, r), n = item
-    return (-n, ch or "", p or "", e if e is not None else -1, r)
+    return (-n, str(ch or ""), str(p or ""), e if isinstance(e, int) else -1, str(e), r)
 
 
 def render_message(entry, record_id, event_id, data, messages) -> Optional[str]:

@@ -34,3 +34,32 @@ def test_collection_time_counts_records_that_were_not_kept():
     newest = datetime(2024, 11, 5, 10, 13, tzinfo=timezone.utc)
     when, origin = collection_time(frames, None, [{"name": "collected_at", "value": newest, "origin": "evtx"}])
     assert when == pd.Timestamp(newest) and origin == "newest event"
+
+
+def test_a_decoder_that_never_returns_is_killed_and_the_rest_is_read(tmp_path, monkeypatch):
+    """--artifact-timeout for native decoders: the worker is killed, the file is a failed row
+    naming the limit, and every other file of the bundle is still parsed."""
+    import time
+
+    import parsers.evtx
+    from analyzer.limits import Limits
+    from analyzer.pipeline import ingest
+    from parsers.base import ParseOptions
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "stuck.evtx").write_bytes(b"ElfFile\x00" + b"\x00" * 4088)
+    (tmp_path / "b" / "RDSH01_TS.reg").write_bytes(b"\xff\xfe" + (
+        "Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\SYSTEM\\Select]\r\n"
+        "\"Current\"=dword:00000001\r\n").encode("utf-16-le"))
+
+    def spin(source, options):
+        import signal
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})   # like a native loop: no handler runs
+        while True:
+            time.sleep(0.05)
+    monkeypatch.setattr(parsers.evtx, "parse", spin)     # inherited by the forked workers
+    started = time.monotonic()
+    ingested = ingest([str(tmp_path / "b")], ParseOptions(limits=Limits(artifact_seconds=2)), jobs=1)
+    assert time.monotonic() - started < 30
+    rows = {r["path"]: r for r in ingested.frames["artifacts"].to_dict("records")}
+    assert rows["b/stuck.evtx"]["status"] == "failed" and "--artifact-timeout" in rows["b/stuck.evtx"]["warnings"][0]
+    assert rows["b/RDSH01_TS.reg"]["status"] == "ok"

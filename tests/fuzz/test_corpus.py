@@ -56,6 +56,17 @@ sys.exit(1 if out.problems else 0)
 def test_corpus_input(target, entry, tmp_path):
     data = _load(target, entry)
     backend = entry.get("backend", "rust")
+    if entry["problem"].startswith("hang") and entry["kind"] in ("evtx", "hive"):
+        # the native decoder itself spins on this input (it never returns to Python): rdsla's
+        # answer is the worker watchdog, so replay it the way rdsla runs it and bound the time
+        src = tmp_path / "input.bin"
+        src.write_bytes(data)
+        proc = subprocess.run([sys.executable, "-m", "analyzer", "inventory", str(src), "--json",
+                               "--artifact-timeout", "5"], cwd=REPO, capture_output=True, text=True, timeout=90)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        row = json.loads(proc.stdout)["artifacts"][0]
+        assert row["status"] in ("ok", "partial", "failed") and (row["status"] != "failed" or row["warnings"]), row
+        return
     if entry["problem"].startswith(("hang", "died")):
         # an input that once hung or killed the process: replay it where it cannot take pytest down
         src = tmp_path / "input.bin"

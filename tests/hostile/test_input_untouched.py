@@ -138,17 +138,17 @@ def test_temp_files_removed_after_a_parser_error(tmp_path, capsys, private_tmp, 
 def test_temp_files_removed_after_ctrl_c(tmp_path, capsys, private_tmp, monkeypatch):
     import regipy.registry
 
-    seen = []
+    seen_file = tmp_path / "seen.txt"      # hives are parsed in a worker process: record there
 
     def interrupted(*a, **k):
-        seen.append(sorted(p.name for p in private_tmp.iterdir()))
+        seen_file.write_text("\n".join(sorted(p.name for p in private_tmp.iterdir())))
         raise KeyboardInterrupt
 
     monkeypatch.setattr(regipy.registry, "RegistryHive", interrupted)
     z = _zip_with_hive(tmp_path)
     code, out, err = run(capsys, "analyze", str(z), "--jobs", "1", "--quiet", "-o", str(tmp_path / "r.html"))
     assert code == 130 and "interrupted" in err, (code, err)
-    assert seen and seen[0], "the interrupt was expected while a temporary copy existed"
+    assert seen_file.exists() and seen_file.read_text(), "the interrupt was expected while a temporary copy existed"
     assert leftovers(private_tmp) == [], "temporary files left behind after Ctrl-C"
     assert not (tmp_path / "r.html").exists(), "a partial report was written after Ctrl-C"
 
