@@ -52,7 +52,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--evtx-backend", choices=("rust", "python"), default="rust")
     p.add_argument("--full-registry", action="store_true", help="walk whole hives (slow), not only the known keys")
     p.add_argument("--as-of", type=_iso_time, help="collection time to use instead of the newest timestamp")
-    p.add_argument("--jobs", type=int, default=None, help="parallel parser processes (default: cores)")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="parser processes for EVTX files and hives (default: cores; 0: in this process, no timeout kill)")
     p.add_argument("--quiet", action="store_true")
     g = p.add_argument_group("limits (hostile input)")
     g.add_argument("--max-file-size", type=_size, default=d.max_file_bytes, help="largest artifact read (default 2G)")
