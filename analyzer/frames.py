@@ -119,12 +119,24 @@ def _coerce(series: pd.Series, dtype: str) -> pd.Series:
         return series.astype("object")
     if dtype == "Int64":
         number = pd.to_numeric(series, errors="coerce")
-        if number.dtype.kind == "f" or number.dtype == object:
-            number = pd.to_numeric(number.where((number % 1 == 0) & (number.abs() < 2 ** 63)), errors="coerce")
-        return number.astype("Int64")
+        if number.dtype.kind in "ib":
+            return number.astype("Int64")
+        # uint64 past 2**63 (a damaged record id), fractions, 40-digit numbers: NA, not a crash
+        return pd.array([_int64(v) for v in number.astype(object)], dtype="Int64")
     if dtype == "boolean":
         return series.astype("boolean")
     return series.astype(dtype)
+
+
+def _int64(value):
+    if value is None or pd.isna(value):
+        return pd.NA
+    try:
+        if float(value).is_integer() and -(2 ** 63) <= int(value) < 2 ** 63:
+            return int(value)
+    except (TypeError, ValueError, OverflowError):
+        pass
+    return pd.NA
 
 
 def concat_frames(name: str, frames: Iterable[pd.DataFrame]) -> pd.DataFrame:

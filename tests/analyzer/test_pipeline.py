@@ -63,3 +63,13 @@ def test_a_decoder_that_never_returns_is_killed_and_the_rest_is_read(tmp_path, m
     rows = {r["path"]: r for r in ingested.frames["artifacts"].to_dict("records")}
     assert rows["b/stuck.evtx"]["status"] == "failed" and "--artifact-timeout" in rows["b/stuck.evtx"]["warnings"][0]
     assert rows["b/RDSH01_TS.reg"]["status"] == "ok"
+
+
+def test_integer_columns_take_out_of_range_values_as_na():
+    """Fuzz find: a damaged EVTX record id above 2**63 (uint64) crashed frame building."""
+    import numpy as np
+    frame = make_frame("events", pd.DataFrame({"record_id": np.array([2 ** 64 - 1, 7], dtype="uint64"),
+                                               "event_id": [1.5, 1128.0], "level": ["x", "4"]}))
+    assert frame["record_id"].isna().tolist() == [True, False] and frame["record_id"].iloc[1] == 7
+    assert frame["event_id"].isna().tolist() == [True, False] and frame["level"].tolist()[1] == 4
+    assert str(frame["record_id"].dtype) == "Int64"
