@@ -121,6 +121,8 @@ def _coerce(series: pd.Series, dtype: str) -> pd.Series:
         number = pd.to_numeric(series, errors="coerce")
         if number.dtype.kind in "ib":
             return number.astype("Int64")
+        if number.dtype.kind == "f":
+            return number.where((number % 1 == 0) & (number.abs() < 2 ** 63)).astype("Int64")
         # uint64 past 2**63 (a damaged record id), fractions, 40-digit numbers: NA, not a crash
         return pd.array([_int64(v) for v in number.astype(object)], dtype="Int64")
     if dtype == "boolean":
