@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+from parsers.text import decode_text
+
 Known = Callable[[str], bool]      # is this a field name a licensing row can have?
 
 
@@ -41,24 +43,9 @@ class Tables:
 # --------------------------------------------------------------------------- decoding
 
 def decode(data: bytes) -> str:
-    """UTF-16LE/BE (BOM or not: Out-File and wmic write UTF-16LE), UTF-8 with or without BOM,
-    cp1252 as a last resort. ``\\r\\r\\n`` (wmic redirected to a file) counts as one line end."""
-    if data.startswith(b"\xff\xfe"):
-        text = data[2:len(data) - len(data) % 2].decode("utf-16-le", "replace")
-    elif data.startswith(b"\xfe\xff"):
-        text = data[2:len(data) - len(data) % 2].decode("utf-16-be", "replace")
-    elif data.startswith(b"\xef\xbb\xbf"):
-        text = data[3:].decode("utf-8", "replace")
-    else:
-        sample = data[:4096]
-        if len(sample) >= 4 and sample[1::2].count(0) > len(sample) // 4 and sample[0::2].count(0) < len(sample) // 8:
-            text = data[:len(data) - len(data) % 2].decode("utf-16-le", "replace")
-        else:
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError:
-                text = data.decode("cp1252", "replace")
-    return text.replace("\r\r\n", "\n").lstrip("\ufeff")
+    """The text of an export (parsers.text.decode_text); ``\\r\\r\\n`` (wmic redirected to a
+    file) counts as one line end."""
+    return decode_text(data).replace("\r\r\n", "\n").lstrip("\ufeff")
 
 
 def lines_of(text: str) -> list[str]:

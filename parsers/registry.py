@@ -27,6 +27,7 @@ from typing import Iterable, Optional
 
 from analyzer.frames import make_frame
 from parsers.base import ParseOptions, ParseResult, Source, SourceTooLarge
+from parsers.text import decode_text
 
 KEYS_FILE = Path(__file__).with_name("data") / "registry_keys.txt"
 HIVES = ("SYSTEM", "SOFTWARE", "SECURITY", "SAM", "DEFAULT", "NTUSER", "COMPONENTS", "DRIVERS", "BCD")
@@ -257,28 +258,11 @@ def parse(source: Source, options: ParseOptions) -> ParseResult:
             from parsers.reg_query import read_reg_query as read, FORM as form
         result = ParseResult()
         try:
-            text = decode_text_file(source.read_bytes())
+            text = decode_text(source.read_bytes())
         except (OSError, SourceTooLarge) as exc:
             return ParseResult.failed(f"{source.display}: unreadable: {exc}")
         return text_entries_to_result(read(text, result), result, options, form)
     return ParseResult.failed(f"{source.display}: not a registry artifact ({source.kind})")
-
-
-def decode_text_file(data: bytes) -> str:
-    """UTF-16 (with BOM, or without when every other byte is NUL), UTF-8, else cp1252."""
-    if data.startswith(b"\xff\xfe"):
-        return data[2:len(data) - len(data) % 2].decode("utf-16-le", "replace")
-    if data.startswith(b"\xfe\xff"):
-        return data[2:len(data) - len(data) % 2].decode("utf-16-be", "replace")
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", "replace")
-    sample = data[:4096]
-    if len(sample) >= 4 and sample[1::2].count(0) > len(sample) // 4:
-        return data[:len(data) - len(data) % 2].decode("utf-16-le", "replace")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", "replace")
 
 
 def text_entries_to_result(raw: list[tuple[str, Optional[str], Optional[str], object]], result: ParseResult,
