@@ -35,10 +35,10 @@ def parse(source: Source, options: ParseOptions) -> ParseResult:
         try:
             sink, errors = _run_rust(source, options)
         except ImportError:
-            notes.append("Rust evtx decoder not importable: python-evtx used")
+            notes.append(f"{source.display}: Rust evtx decoder not importable: python-evtx used")
         except Exception as exc:
-            notes.append(f"Rust evtx decoder failed ({type(exc).__name__}: {exc}): "
-                         "python-evtx used")
+            notes.append(f"{source.display}: file header: Rust evtx decoder failed "
+                         f"({type(exc).__name__}: {exc}): python-evtx used")
         if sink is not None and _truncated(source):
             # the Rust decoder skips a last chunk cut short: python-evtx reads that chunk's
             # complete records into the same rows (only that chunk: python-evtx is ~1,000x slower)
@@ -50,7 +50,7 @@ def parse(source: Source, options: ParseOptions) -> ParseResult:
             except Exception as exc:
                 errors = errors + [(f"truncated last chunk unreadable ({type(exc).__name__}: {exc})", 1)]
         if sink is not None and errors and sink.records_read == 0:
-            notes.append("the Rust decoder read no record: python-evtx used")
+            notes.append(f"{source.display}: the Rust decoder read no record: python-evtx used")
             sink = None
     if sink is None:
         try:

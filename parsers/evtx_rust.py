@@ -18,26 +18,36 @@ import json
 import re
 from collections import Counter
 from itertools import compress, islice, repeat
-from operator import getitem, itemgetter
+from operator import add, attrgetter, getitem, is_, itemgetter
 from typing import Optional
 
 from parsers.evtx_rows import RowSink, is_candidate, text_of
-from rules.catalog import candidates, raw_prefilter
+from rules.catalog import candidates, legacy_event_id, lookup, raw_prefilter
 
-BATCH = 4096
+BATCH = 128          # small enough that a batch's records stay in CPU cache (4,096 cost ~40%)
 TIME_KEY = ',"TimeCreated":'
+TIME_PREFIX = ',"TimeCreated":{"#attributes":{"SystemTime":"'
 CHANNEL_KEY = '"Channel":'
 SECURITY_KEY = ',"Security"'
 SYSTEM_TIME = '"SystemTime":"'
+EVENT_DATA_KEY = '},"EventData":'
+USER_DATA_KEY = '},"UserData":'
 _get_data = itemgetter("data")
 _get_id = itemgetter("event_record_id")
 _get_timestamp = itemgetter("timestamp")
+_provider = attrgetter("provider")
+_source_name = attrgetter("source_name")
+_event_id = attrgetter("event_id")
+_qualifiers = attrgetter("qualifiers")
+_legacy = attrgetter("legacy_event_id")
+_level = attrgetter("level")
+_candidate = attrgetter("candidate")
 
 
 class Head:
     """What the System header before TimeCreated says (decoded once per distinct text)."""
     __slots__ = ("provider", "source_name", "event_id", "qualifiers", "level", "candidate",
-                 "needs_data")
+                 "needs_data", "legacy_event_id")
 
     def __init__(self, text: str):
         system = json.loads(text + "}}}")["Event"]["System"]
@@ -51,6 +61,8 @@ class Head:
             eid = eid.get("#text")
         self.event_id = _int(eid)
         self.level = _int(system.get("Level"))
+        self.legacy_event_id = legacy_event_id(self.provider, self.event_id, self.source_name) \
+            if self.event_id is not None else None
         self.candidate = is_candidate(self.provider, self.source_name, self.event_id)
         entries = [e for name in (self.provider, self.source_name) if name and self.candidate
                    for e in candidates(name, self.event_id)]
@@ -71,7 +83,10 @@ class RustDecoder:
         self.sink = sink
         self.heads: dict[str, Optional[Head]] = {}
         self.wanted: dict[str, bool] = {}   # head text -> decode further (candidate or odd)
-        self.mids: dict[str, tuple] = {}
+        self.channel_key: Optional[str] = None   # '"Channel":"System","Computer":"HOST","Security"'
+        self.channel_value: tuple = (None, None)
+        self.channels: dict[str, tuple] = {}     # "Channel"..."Computer" text -> (channel, computer)
+        self.mids: dict[str, tuple] = {}         # System tail -> (channel, computer, user SID)
         self.datas: dict[str, dict] = {}
         self.errors: list[tuple[str, int]] = []
         self._pending: list[str] = []      # error messages since the last good record
@@ -132,87 +147,185 @@ class RustDecoder:
         """Cut, count and select with C-level map calls; decode only what is kept."""
         datas = list(map(_get_data, batch))
         cuts = list(map(str.find, datas, repeat(TIME_KEY)))
-        head_texts = list(map(getitem, datas, map(slice, repeat(0), cuts)))
-        chans = list(map(str.find, datas, repeat(CHANNEL_KEY), cuts))
-        secs = map(str.find, datas, repeat(SECURITY_KEY), chans)
-        mid_texts = list(map(getitem, datas, map(slice, chans, secs)))
-        heads = self.heads
-        for text in set(head_texts).difference(heads):
-            heads[text] = head = self._head(text)
-            self.wanted[text] = head is None or head.candidate
+        heads = list(map(getitem, datas, map(slice, repeat(0), cuts)))
+        per_head = Counter(heads)
+        known, wanted = self.heads, self.wanted
+        for text in per_head.keys() - known.keys():
+            known[text] = head = self._head(text)
+            wanted[text] = head is None or head.candidate
         sink = self.sink
         sink.records_read += len(batch)
         sink.saw_time(max(map(_get_timestamp, batch)).removesuffix(" UTC"))
-        # every record counted as not relevant; offer() moves the relevant ones
-        for (text, mid), n in Counter(zip(head_texts, mid_texts)).items():
-            head = heads[text]
-            channel, computer = self._channel_computer(mid)
+        self._count(datas, cuts, heads, per_head)
+        n = len(batch)
+        if sink.all_events:
+            keep = list(range(n))
+        elif any(map(wanted.__getitem__, per_head)):      # most batches hold no candidate
+            keep = list(compress(range(n), map(wanted.__getitem__, heads)))
+            search = raw_prefilter().search
+            keep = [i for i in keep if not (known[heads[i]] is not None and known[heads[i]].needs_data
+                                             and search(datas[i]) is None)]
+        else:
+            return
+        if keep:
+            if len(keep) < n:
+                pick = itemgetter(*keep) if len(keep) > 1 else (lambda seq, i=keep[0]: (seq[i],))
+                batch, datas, cuts, heads = pick(batch), pick(datas), pick(cuts), pick(heads)
+            self._rows(batch, datas, cuts, heads)
+
+    def _count(self, datas: list, cuts: list, heads: list, per_head: Counter) -> None:
+        """Every record counted per (channel, provider, event id) as not relevant (the kept
+        relevant ones are moved by _rows) and per computer."""
+        sink, known = self.sink, self.heads
+        if self.channel_key is None:
+            self._learn_channel(datas[0], cuts[0])
+        key = self.channel_key
+        if key is not None and -1 not in map(str.find, datas, repeat(key), cuts):
+            channel, computer = self.channel_value
+            pairs = per_head.items()
+            if computer:
+                sink.computers[computer] += len(datas)
+        else:
+            chans = list(map(str.find, datas, repeat(CHANNEL_KEY), cuts))
+            secs = map(str.find, datas, repeat(SECURITY_KEY), chans)
+            mid_texts = list(map(getitem, datas, map(slice, chans, secs)))
+            pairs = []
+            for (text, mid), n in Counter(zip(heads, mid_texts)).items():
+                channel, computer = self._channel_computer(mid)
+                pairs.append(((text, channel), n))
+                if computer:
+                    sink.computers[computer] += n
+            for (text, channel), n in pairs:
+                head = known[text]
+                sink.count(channel, head.provider if head else None,
+                           head.event_id if head else None, False, n)
+            self._learn_channel(datas[-1], cuts[-1])      # the file may go on with another
+            return
+        for text, n in pairs:
+            head = known[text]
             sink.count(channel, head.provider if head else None,
                        head.event_id if head else None, False, n)
-            if computer:
-                sink.computers[computer] += n
-        if sink.all_events:
-            keep = range(len(batch))
-        else:
-            keep = compress(range(len(batch)), map(self.wanted.__getitem__, head_texts))
-        search = raw_prefilter().search
-        for i in keep:
-            head = heads[head_texts[i]]
-            if head is not None and head.needs_data and not sink.all_events \
-                    and search(datas[i]) is None:
-                continue
-            self._row(batch[i], datas[i], cuts[i], head)
+
+    def _learn_channel(self, s: str, cut: int) -> None:
+        ch = s.find(CHANNEL_KEY, max(cut, 0))
+        sec = s.find(SECURITY_KEY, ch) if ch >= 0 else -1
+        if sec < 0:
+            return
+        self.channel_key = s[ch:sec] + SECURITY_KEY
+        self.channel_value = self._channel_computer(s[ch:sec])
 
     def _head(self, text: str) -> Optional[Head]:
+        if not text:
+            return None
         try:
             return Head(text)
         except (ValueError, KeyError, TypeError, AttributeError):
             return None          # odd layout: such records go the slow way
 
     def _channel_computer(self, key: str):
-        hit = self.mids.get(key)
+        hit = self.channels.get(key)
         if hit is None:
             try:
                 obj = json.loads("{" + key + "}")
                 hit = (obj.get("Channel"), obj.get("Computer"))
             except (ValueError, AttributeError):
                 hit = (None, None)
-            self.mids[key] = hit
+            self.channels[key] = hit
         return hit
 
-    # -- a kept record ---------------------------------------------------------------------
-    def _row(self, rec: dict, s: str, cut: int, head: Optional[Head]) -> None:
-        if head is None or cut < 0:
-            return self._slow_row(rec, s)
-        ch = s.find(CHANNEL_KEY, cut)
-        split = _system_end(s, ch)
-        mid = self.mids.get(s[ch:split])
-        if mid is None or len(mid) < 3:
-            try:
-                obj = json.loads("{" + s[ch:split] + "}")
-            except ValueError:
-                return self._slow_row(rec, s)
-            sec = obj.get("Security")
-            sid = ((sec or {}).get("#attributes") or {}).get("UserID") if isinstance(sec, dict) else None
-            mid = (obj.get("Channel"), obj.get("Computer"), sid)
-            self.mids[s[ch:split]] = mid
-        data_text = s[split + 2:-2] if split < len(s) - 3 else ""
-        data = self.datas.get(data_text)
-        if data is None:
-            try:
-                data = flatten_payload(json.loads("{" + data_text + "}")) if data_text else {}
-            except ValueError:
-                return self._slow_row(rec, s)
-            self.datas[data_text] = data
-        t = s.find(SYSTEM_TIME, cut, ch)
-        time = s[t + len(SYSTEM_TIME):s.find('"', t + len(SYSTEM_TIME))] if t >= 0 else None
-        self._offer(head.provider, head.source_name, head.event_id, head.qualifiers,
-                    head.level, time, rec, mid, dict(data))
+    # -- kept records ----------------------------------------------------------------------
+    def _rows(self, batch, datas, cuts, heads) -> None:
+        """Rows for kept records, column-wise: each field is one map over the batch, and the
+        parts that repeat (System tail, EventData) are decoded once per distinct text."""
+        infos = list(map(self.heads.__getitem__, heads))
+        starts = list(map(add, cuts, repeat(len(TIME_PREFIX))))
+        ends = list(map(str.find, datas, repeat('"'), starts))
+        chans = list(map(str.find, datas, repeat(CHANNEL_KEY), ends))
+        if None in infos or -1 in chans or \
+                not all(map(str.startswith, datas, repeat(TIME_PREFIX), cuts)):
+            for rec, s in zip(batch, datas):      # odd layout somewhere: one by one
+                self._slow_row(rec, s)
+            return
+        times = list(map(getitem, datas, map(slice, starts, ends)))
+        splits = list(map(str.find, datas, repeat(EVENT_DATA_KEY), chans))
+        if -1 in splits or max(map(str.find, datas, repeat(USER_DATA_KEY), chans, splits)) >= 0:
+            splits = list(map(_system_end, datas, chans))     # UserData, or no payload at all
+        mid_texts = list(map(getitem, datas, map(slice, chans, splits)))
+        payloads = list(map(getitem, datas, map(slice, map(add, splits, repeat(2)), repeat(-2))))
+        mids = list(map(self.mids.get, mid_texts))
+        datas_ = list(map(self.datas.get, payloads))
+        bad = set()
+        if None in mids:
+            for i in compress(range(len(mids)), map(is_, mids, repeat(None))):
+                mids[i] = self._mid(mid_texts[i])
+                if mids[i] is None:
+                    bad.add(i)
+        if None in datas_:
+            for i in compress(range(len(datas_)), map(is_, datas_, repeat(None))):
+                datas_[i] = self._payload(payloads[i])
+                if datas_[i] is None:
+                    bad.add(i)
+        if bad:
+            for i in sorted(bad):
+                self._slow_row(batch[i], datas[i])
+            keep = [i for i in range(len(batch)) if i not in bad]
+            if not keep:
+                return
+            pick = itemgetter(*keep) if len(keep) > 1 else (lambda seq, i=keep[0]: (seq[i],))
+            batch, infos, times, mids, datas_ = pick(batch), pick(infos), pick(times), pick(mids), pick(datas_)
+        data = list(map(dict, datas_))
+        entries = [None] * len(infos)
+        relevant = []
+        for i in compress(range(len(infos)), map(_candidate, infos)):
+            h = infos[i]
+            entries[i] = entry = lookup(h.provider, h.event_id, data[i], h.source_name)
+            if entry is not None:
+                relevant.append(i)
+                self.sink.count(mids[i][0], h.provider, h.event_id, False, -1)  # was counted
+                self.sink.count(mids[i][0], h.provider, h.event_id, True)       # as not relevant
+        sink = self.sink
+        if not sink.all_events:
+            if not relevant:
+                return
+            if len(relevant) < len(entries):
+                pick = itemgetter(*relevant) if len(relevant) > 1 else (lambda seq, i=relevant[0]: (seq[i],))
+                batch, infos, times, mids, data, entries = (pick(batch), pick(infos), pick(times),
+                                                            pick(mids), pick(data), pick(entries))
+        sink.extend({
+            "channel": list(map(itemgetter(0), mids)),
+            "provider": list(map(_provider, infos)),
+            "source_name": list(map(_source_name, infos)),
+            "event_id": list(map(_event_id, infos)),
+            "qualifiers": list(map(_qualifiers, infos)),
+            "legacy_event_id": list(map(_legacy, infos)),
+            "level": list(map(_level, infos)),
+            "time": times,
+            "record_id": list(map(_get_id, batch)),
+            "computer": list(map(itemgetter(1), mids)),
+            "user_sid": list(map(itemgetter(2), mids)),
+            "data": data,
+        }, entries)
 
-    def _offer(self, provider, source_name, event_id, qualifiers, level, time, rec, mid, data):
-        # _batch has counted the record (read, stats, computer) already
-        self.sink.offer(mid[0], provider, source_name, event_id, qualifiers, level, time,
-                        _get_id(rec), mid[1], mid[2], data, counted=True)
+    def _mid(self, text: str) -> Optional[tuple]:
+        """(channel, computer, user SID) of a System tail, memoized; None if undecodable."""
+        try:
+            obj = json.loads("{" + text + "}")
+        except ValueError:
+            return None
+        sec = obj.get("Security")
+        sid = ((sec or {}).get("#attributes") or {}).get("UserID") if isinstance(sec, dict) else None
+        mid = (obj.get("Channel"), obj.get("Computer"), sid)
+        self.mids[text] = mid
+        return mid
+
+    def _payload(self, text: str) -> Optional[dict]:
+        """EventData/UserData text -> flat dict, memoized; None if undecodable."""
+        try:
+            data = flatten_payload(json.loads("{" + text + "}")) if text else {}
+        except ValueError:
+            return None
+        self.datas[text] = data
+        return data
 
     def _slow_row(self, rec: dict, s: str) -> None:
         """Whole-record decoding for a layout the text cuts do not fit."""
@@ -221,6 +334,10 @@ class RustDecoder:
         except ValueError as exc:
             self.errors.append((f"record {_get_id(rec)}: undecodable JSON ({exc})", 0))
             return
+        except AttributeError:
+            event = {}
+        if not isinstance(event, dict):
+            event = {}
         system = event.get("System") or {}
         attrs = ((system.get("Provider") or {}).get("#attributes") or {})
         eid = system.get("EventID")
@@ -232,10 +349,9 @@ class RustDecoder:
         sec = system.get("Security")
         sid = ((sec.get("#attributes") or {}).get("UserID")) if isinstance(sec, dict) else None
         payload = {k: v for k, v in event.items() if k in ("EventData", "UserData")}
-        self._offer(attrs.get("Name"), attrs.get("EventSourceName"), _int(eid), qualifiers,
-                    _int(system.get("Level")), time, rec,
-                    (system.get("Channel"), system.get("Computer"), sid),
-                    flatten_payload(payload))
+        self.sink.offer(system.get("Channel"), attrs.get("Name"), attrs.get("EventSourceName"),
+                        _int(eid), qualifiers, _int(system.get("Level")), time, _get_id(rec),
+                        system.get("Computer"), sid, flatten_payload(payload), counted=True)
 
 
 _DATA_START = re.compile(r'\},"(?:EventData|UserData)":')

@@ -91,3 +91,35 @@ def test_dirty_header_and_truncated_last_chunk(tmp_path):
     assert res.status == "partial" and res.records_lost >= 1
     assert any("truncated" in w for w in res.warnings)
     assert res.records_read + res.records_lost >= 604 - 1
+
+
+def test_mixed_channels_and_computers_are_counted_per_record(tmp_path):
+    """A saved custom view mixes logs: counts stay exact when channel and computer change
+    inside a batch, back and forth (the Rust path checks them against the first record's)."""
+    rec = writer.EventRecord
+    out = []
+    for i in range(700):
+        host = "A.corp.example" if i % 7 else "B.corp.example"
+        channel = "System" if i < 300 or i % 3 else "Application"
+        out.append(rec("Service Control Manager", 7036 if i % 2 else 7040, T0 + timedelta(seconds=i),
+                       channel, host, qualifiers=16384, event_source_name="Service Control Manager",
+                       data={"param1": "Windows Update", "param2": "running"}))
+    path = tmp_path / "Mixed.evtx"
+    writer.write_evtx(path, out)
+    want_hosts = {"A.corp.example": sum(1 for i in range(700) if i % 7),
+                  "B.corp.example": sum(1 for i in range(700) if not i % 7)}
+    for backend in ("rust", "python"):
+        for all_events in (False, True):
+            res = parse_file(path, evtx_backend=backend, all_events=all_events)
+            assert res.computers == want_hosts, (backend, all_events)
+            stats = {(s["channel"], s["event_id"]): s["count"] for s in res.event_stats}
+            assert stats == {
+                ("System", 7036): sum(1 for i in range(700) if i % 2 and (i < 300 or i % 3)),
+                ("System", 7040): sum(1 for i in range(700) if not i % 2 and (i < 300 or i % 3)),
+                ("Application", 7036): sum(1 for i in range(700) if i % 2 and not (i < 300 or i % 3)),
+                ("Application", 7040): sum(1 for i in range(700) if not i % 2 and not (i < 300 or i % 3)),
+            }, (backend, all_events)
+            if all_events:
+                ev = res.frames["events"]
+                assert list(ev["computer"]) == ["A.corp.example" if i % 7 else "B.corp.example" for i in range(700)]
+                assert list(ev["channel"]) == ["System" if i < 300 or i % 3 else "Application" for i in range(700)]
