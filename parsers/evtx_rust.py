@@ -30,8 +30,7 @@ TIME_PREFIX = ',"TimeCreated":{"#attributes":{"SystemTime":"'
 CHANNEL_KEY = '"Channel":'
 SECURITY_KEY = ',"Security"'
 SYSTEM_TIME = '"SystemTime":"'
-EVENT_DATA_KEY = '},"EventData":'
-USER_DATA_KEY = '},"UserData":'
+TAIL_MEMO = 20_000
 _get_data = itemgetter("data")
 _get_id = itemgetter("event_record_id")
 _get_timestamp = itemgetter("timestamp")
@@ -87,6 +86,7 @@ class RustDecoder:
         self.channel_value: tuple = (None, None)
         self.channels: dict[str, tuple] = {}     # "Channel"..."Computer" text -> (channel, computer)
         self.mids: dict[str, tuple] = {}         # System tail -> (channel, computer, user SID)
+        self.tails: dict[str, tuple] = {}        # text from "Channel" on -> (mids value, data)
         self.datas: dict[str, dict] = {}
         self.errors: list[tuple[str, int]] = []
         self._pending: list[str] = []      # error messages since the last good record
@@ -247,32 +247,25 @@ class RustDecoder:
                 self._slow_row(rec, s)
             return
         times = list(map(getitem, datas, map(slice, starts, ends)))
-        splits = list(map(str.find, datas, repeat(EVENT_DATA_KEY), chans))
-        if -1 in splits or max(map(str.find, datas, repeat(USER_DATA_KEY), chans, splits)) >= 0:
-            splits = list(map(_system_end, datas, chans))     # UserData, or no payload at all
-        mid_texts = list(map(getitem, datas, map(slice, chans, splits)))
-        payloads = list(map(getitem, datas, map(slice, map(add, splits, repeat(2)), repeat(-2))))
-        mids = list(map(self.mids.get, mid_texts))
-        datas_ = list(map(self.datas.get, payloads))
-        bad = set()
-        if None in mids:
-            for i in compress(range(len(mids)), map(is_, mids, repeat(None))):
-                mids[i] = self._mid(mid_texts[i])
-                if mids[i] is None:
-                    bad.add(i)
-        if None in datas_:
-            for i in compress(range(len(datas_)), map(is_, datas_, repeat(None))):
-                datas_[i] = self._payload(payloads[i])
-                if datas_[i] is None:
-                    bad.add(i)
-        if bad:
-            for i in sorted(bad):
-                self._slow_row(batch[i], datas[i])
-            keep = [i for i in range(len(batch)) if i not in bad]
-            if not keep:
-                return
-            pick = itemgetter(*keep) if len(keep) > 1 else (lambda seq, i=keep[0]: (seq[i],))
-            batch, infos, times, mids, datas_ = pick(batch), pick(infos), pick(times), pick(mids), pick(datas_)
+        # everything from Channel on (channel, computer, SID, EventData) repeats: one lookup
+        tails = list(map(getitem, datas, map(slice, chans, repeat(None))))
+        decoded = list(map(self.tails.get, tails))
+        if None in decoded:
+            bad = []
+            for i in compress(range(len(decoded)), map(is_, decoded, repeat(None))):
+                decoded[i] = self._tail(tails[i])
+                if decoded[i] is None:
+                    bad.append(i)
+            if bad:
+                for i in bad:
+                    self._slow_row(batch[i], datas[i])
+                keep = [i for i in range(len(batch)) if decoded[i] is not None]
+                if not keep:
+                    return
+                pick = itemgetter(*keep) if len(keep) > 1 else (lambda seq, i=keep[0]: (seq[i],))
+                batch, infos, times, decoded = pick(batch), pick(infos), pick(times), pick(decoded)
+        mids = list(map(itemgetter(0), decoded))
+        datas_ = map(itemgetter(1), decoded)
         data = list(map(dict, datas_))
         entries = [None] * len(infos)
         relevant = []
@@ -305,6 +298,23 @@ class RustDecoder:
             "user_sid": list(map(itemgetter(2), mids)),
             "data": data,
         }, entries)
+
+    def _tail(self, text: str) -> Optional[tuple]:
+        """(System tail fields, EventData) of the text from "Channel" on, memoized (the memo
+        is emptied past TAIL_MEMO entries: a log of unique payloads gains nothing from it)."""
+        split = _system_end(text, 0)
+        mid = self.mids.get(text[:split]) or self._mid(text[:split])
+        payload = text[split + 2:-2] if split < len(text) - 3 else ""
+        data = self.datas.get(payload)
+        if data is None:
+            data = self._payload(payload)
+        if mid is None or data is None:
+            return None
+        if len(self.tails) >= TAIL_MEMO:
+            self.tails.clear()
+            self.datas.clear()
+        self.tails[text] = hit = (mid, data)
+        return hit
 
     def _mid(self, text: str) -> Optional[tuple]:
         """(channel, computer, user SID) of a System tail, memoized; None if undecodable."""
