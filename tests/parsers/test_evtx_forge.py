@@ -123,3 +123,21 @@ def test_mixed_channels_and_computers_are_counted_per_record(tmp_path):
                 ev = res.frames["events"]
                 assert list(ev["computer"]) == ["A.corp.example" if i % 7 else "B.corp.example" for i in range(700)]
                 assert list(ev["channel"]) == ["System" if i < 300 or i % 3 else "Application" for i in range(700)]
+
+
+def test_rows_do_not_depend_on_the_memo_size(tmp_path, monkeypatch):
+    """--all-events memoizes the text from Channel on; emptying the memo often (a log of
+    unique payloads) must not change a row."""
+    rec = writer.EventRecord
+    out = [rec("Service Control Manager", 7036, T0 + timedelta(seconds=i), "System", "A.corp.example",
+               qualifiers=16384, event_source_name="Service Control Manager",
+               data={"param1": f"Service {i % 37}", "param2": "running" if i % 2 else "stopped"})
+           for i in range(400)]
+    path = tmp_path / "Unique.evtx"
+    writer.write_evtx(path, out)
+    whole = parse_file(path, all_events=True).frames["events"]
+    import parsers.evtx_rust as rust
+    monkeypatch.setattr(rust, "TAIL_MEMO", 5)
+    small = parse_file(path, all_events=True).frames["events"]
+    pd.testing.assert_frame_equal(whole, small)
+    assert whole["data"].iloc[39] == {"param1": "Service 2", "param2": "running"}
