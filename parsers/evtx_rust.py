@@ -1,12 +1,14 @@
 """EVTX decoding with the Rust `evtx` package, relevance decided on the raw JSON text.
 
 DESIGN.md "Performance": decide relevance by a cheap check on each record's raw text before
-any JSON decoding. Every record's JSON starts with the same System header; the text before
-``"TimeCreated"`` (provider, EventID, qualifiers, level...) repeats across a file (60,189
-records of the real System.evtx have 78 distinct heads), so it is cut out with C-level
-``map`` calls, counted, and decoded once per distinct head. Only records whose head the
-catalog names are decoded further; the other parts (channel/computer/SID, EventData) are
-memoized per distinct text too (346 distinct EventData texts in that file).
+any JSON decoding. Records are taken in batches of 128 and every step is a C-level ``map``
+over the batch (per-record Python costs more than the decoding). Every record's JSON starts
+with the same System header; the text before ``"TimeCreated"`` (provider, EventID,
+qualifiers, level...) repeats across a file (60,189 records of the real System.evtx have 78
+distinct heads), so it is cut out, counted, and decoded once per distinct head. Only records
+whose head the catalog names are decoded further, column-wise; the text from "Channel" on
+(channel, computer, SID, EventData) is memoized per distinct text too (346 distinct EventData
+texts in that file).
 
 The Rust decoder raises one RuntimeError per damaged record or chunk and then goes on; each
 run of errors is counted as lost records from the gap in record numbers around it.
@@ -174,37 +176,35 @@ class RustDecoder:
             self._rows(batch, datas, cuts, heads)
 
     def _count(self, datas: list, cuts: list, heads: list, per_head: Counter) -> None:
-        """Every record counted per (channel, provider, event id) as not relevant (the kept
-        relevant ones are moved by _rows) and per computer."""
-        sink, known = self.sink, self.heads
+        """Every record counted per (channel, provider, event id) as not relevant (_rows moves
+        the relevant ones) and per computer.
+
+        The usual batch has one channel and computer: each record is checked with one ``find``
+        from its TimeCreated for the text its System part would hold ('"Channel":"System",
+        "Computer":"HOST","Security"', learned from an earlier record). Only an EventData
+        holding that very JSON text (those three keys in that order) could pass a record whose
+        own System part differs. Other batches cut channel and computer out of each record.
+        """
         if self.channel_key is None:
             self._learn_channel(datas[0], cuts[0])
         key = self.channel_key
         if key is not None and -1 not in map(str.find, datas, repeat(key), cuts):
             channel, computer = self.channel_value
-            pairs = per_head.items()
-            if computer:
-                sink.computers[computer] += len(datas)
+            counts = [(text, channel, computer, n) for text, n in per_head.items()]
         else:
             chans = list(map(str.find, datas, repeat(CHANNEL_KEY), cuts))
             secs = map(str.find, datas, repeat(SECURITY_KEY), chans)
-            mid_texts = list(map(getitem, datas, map(slice, chans, secs)))
-            pairs = []
-            for (text, mid), n in Counter(zip(heads, mid_texts)).items():
-                channel, computer = self._channel_computer(mid)
-                pairs.append(((text, channel), n))
-                if computer:
-                    sink.computers[computer] += n
-            for (text, channel), n in pairs:
-                head = known[text]
-                sink.count(channel, head.provider if head else None,
-                           head.event_id if head else None, False, n)
+            mid_texts = map(getitem, datas, map(slice, chans, secs))
+            counts = [(text, *self._channel_computer(mid), n)
+                      for (text, mid), n in Counter(zip(heads, mid_texts)).items()]
             self._learn_channel(datas[-1], cuts[-1])      # the file may go on with another
-            return
-        for text, n in pairs:
+        sink, known = self.sink, self.heads
+        for text, channel, computer, n in counts:
             head = known[text]
             sink.count(channel, head.provider if head else None,
                        head.event_id if head else None, False, n)
+            if computer:
+                sink.computers[computer] += n
 
     def _learn_channel(self, s: str, cut: int) -> None:
         ch = s.find(CHANNEL_KEY, max(cut, 0))
