@@ -46,6 +46,7 @@ from typing import Callable, Iterator, Optional
 
 from analyzer.batch_inputs import Bundle, expand_inputs, inside
 from analyzer.batch_progress import Progress
+from analyzer.spreadsheet import safe_cell
 from parsers.base import ParseOptions
 
 COLUMNS = ("bundle", "status", "hosts", "os", "licensing_mode", "license_servers", "grace_days_left",
@@ -405,14 +406,6 @@ def _dask_stop(client, fut) -> None:
 
 # ---------------------------------------------------------------- outputs
 
-def _csv_cell(value):
-    if value is None:
-        return ""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value          # a spreadsheet must not run a bundle name as a formula
-    return value
-
-
 class SummaryWriter:
     """summary.jsonl + summary.csv, appended and flushed row by row."""
 
@@ -422,7 +415,7 @@ class SummaryWriter:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(COLUMNS)
-        w.writerows([_csv_cell(r.get(c)) for c in COLUMNS] for r in initial)
+        w.writerows([safe_cell(r.get(c)) for c in COLUMNS] for r in initial)
         _atomic_write(self.csv_path, buf.getvalue())
         self._jsonl = open(self.jsonl_path, "a", encoding="utf-8")
         self._csv_fh = open(self.csv_path, "a", encoding="utf-8", newline="")
@@ -435,7 +428,7 @@ class SummaryWriter:
     def write(self, row: dict) -> None:
         self._jsonl.write(self._json(row))
         self._jsonl.flush()
-        self._csv.writerow([_csv_cell(row.get(c)) for c in COLUMNS])
+        self._csv.writerow([safe_cell(row.get(c)) for c in COLUMNS])
         self._csv_fh.flush()
 
     def close(self) -> None:

@@ -179,7 +179,16 @@ def cmd_inventory(args) -> int:
     return EXIT_OK
 
 
+def _output_path(path: Optional[str], default_name: str) -> Optional[str]:
+    """An existing folder given as an output file means the default file name in it."""
+    if path and Path(path).is_dir():
+        return str(Path(path) / default_name)
+    return path
+
+
 def cmd_export(args) -> int:
+    ext = {"csv": "csv", "jsonl": "jsonl", "parquet": "parquet"}[args.format]
+    args.output = _output_path(args.output, f"{args.frame}.{ext}")
     ingested = _ingest(args)
     _check_output(args.output, ingested.intake.input_dirs)
     frame = ingested.frames[args.frame]
@@ -194,20 +203,27 @@ def cmd_export(args) -> int:
         for col in out.columns:
             if out[col].dtype == object:
                 out[col] = out[col].map(lambda v: None if v is None else json.dumps(v, default=str) if isinstance(v, (dict, list)) else str(v))
-        out.to_parquet(args.output, index=False)
+        try:
+            out.to_parquet(args.output, index=False)
+        except OSError as exc:
+            raise UsageError(f"{args.output}: cannot write ({exc.strerror or exc})") from exc
         return EXIT_OK
     if args.format == "csv":
+        import pandas as pd
+        from analyzer.spreadsheet import safe_cell
         out = frame.copy()
         for col in out.columns:
             if out[col].dtype == object:
                 out[col] = out[col].map(lambda v: json.dumps(v, ensure_ascii=False, default=str) if isinstance(v, (dict, list)) else v)
+            if out[col].dtype == object or pd.api.types.is_string_dtype(out[col].dtype):
+                out[col] = out[col].map(safe_cell, na_action="ignore")     # no formulas from a bundle
         text = out.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S.%fZ")
     else:
         text = frame.to_json(orient="records", lines=True, date_format="iso", force_ascii=False, default_handler=str)
         if text and not text.endswith("\n"):
             text += "\n"
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        _write(args.output, text)
     else:
         sys.stdout.write(text)
     return EXIT_OK
@@ -226,7 +242,9 @@ def cmd_hosts(args) -> int:
 
 def cmd_analyze(args) -> int:
     outputs: dict[str, str] = {}
-    html_path, json_path, md_path = args.output, args.json_out, args.md_out
+    html_path = _output_path(args.output, "report.html")
+    json_path = _output_path(args.json_out, "findings.json")
+    md_path = _output_path(args.md_out, "summary.md")
     if args.formats:
         wanted = {f.strip() for f in args.formats.split(",") if f.strip()}
         unknown = wanted - {"html", "json", "md"}
@@ -269,9 +287,12 @@ def exit_code_for(analysis, fail_on: str) -> int:
 
 def _write(path: str, text: str) -> None:
     target = Path(path)
-    if target.parent and not target.parent.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
+    try:
+        if target.parent and not target.parent.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write ({exc.strerror or exc})") from exc
 
 
 def cmd_rules(args) -> int:

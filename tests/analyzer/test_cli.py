@@ -109,3 +109,34 @@ def test_hostile_zip_writes_nothing_outside(tmp_path, capsys, monkeypatch):
     assert statuses["evil.zip!/fine.reg"] != "failed"
     assert statuses["evil.zip!/../../escaped.reg"] == "failed"
     assert sorted(p.name for p in tmp_path.rglob("*")) == sorted(["in", "evil.zip", "cwd"])
+
+
+def test_export_into_a_folder_names_the_file_and_a_bad_target_is_a_usage_error(bundle, tmp_path, capsys):
+    out = tmp_path / "exports"
+    out.mkdir()
+    assert main(["export", str(bundle), "--frame", "artifacts", "--format", "csv", "-o", str(out), "--quiet"]) == 0
+    assert (out / "artifacts.csv").read_text().startswith("path,kind,")
+    assert main(["analyze", str(bundle), "-o", str(out), "--quiet"]) in (0, 1)
+    assert (out / "report.html").stat().st_size > 0
+    capsys.readouterr()
+    blocked = tmp_path / "a-file"
+    blocked.write_text("x")
+    assert main(["export", str(bundle), "--frame", "artifacts", "-o", str(blocked / "x.csv"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"{blocked / 'x.csv'}: cannot write" in err and "Traceback" not in err
+
+
+def test_export_csv_cells_cannot_be_formulas(tmp_path, capsys):
+    b = tmp_path / "evil"
+    b.mkdir()
+    text = ("Windows Registry Editor Version 5.00\r\n\r\n"
+            "[HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\Microsoft\\Windows NT\\Terminal Services]\r\n"
+            "\"LicenseServers\"=\"=cmd|' /C calc'!A0\"\r\n\"Other\"=\"@SUM(1+1)\"\r\n")
+    (b / "RDSH01_SOFTWARE.reg").write_bytes(b"\xff\xfe" + text.encode("utf-16-le"))
+    assert main(["export", str(b), "--frame", "registry", "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert "'=cmd|' /C calc'!A0" in out and "'@SUM(1+1)" in out
+    assert ",=cmd" not in out and ",@SUM" not in out
+    assert main(["export", str(b), "--frame", "registry", "--format", "jsonl"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {r["value"]: r["data"] for r in rows}["LicenseServers"] == "=cmd|' /C calc'!A0"   # jsonl stays exact
