@@ -36,19 +36,14 @@ TAIL_MEMO = 20_000
 _get_data = itemgetter("data")
 _get_id = itemgetter("event_record_id")
 _get_timestamp = itemgetter("timestamp")
-_provider = attrgetter("provider")
-_source_name = attrgetter("source_name")
-_event_id = attrgetter("event_id")
-_qualifiers = attrgetter("qualifiers")
-_legacy = attrgetter("legacy_event_id")
-_level = attrgetter("level")
+_fields = attrgetter("fields")
 _candidate = attrgetter("candidate")
 
 
 class Head:
     """What the System header before TimeCreated says (decoded once per distinct text)."""
     __slots__ = ("provider", "source_name", "event_id", "qualifiers", "level", "candidate",
-                 "needs_data", "legacy_event_id")
+                 "needs_data", "legacy_event_id", "fields")
 
     def __init__(self, text: str):
         system = json.loads(text + "}}}")["Event"]["System"]
@@ -68,6 +63,8 @@ class Head:
         entries = [e for name in (self.provider, self.source_name) if name and self.candidate
                    for e in candidates(name, self.event_id)]
         self.needs_data = bool(entries) and all(e.data_match for e in entries)
+        self.fields = (self.provider, self.source_name, self.event_id, self.qualifiers,
+                       self.legacy_event_id, self.level)      # row columns, in _rows' order
 
 
 def _int(value) -> Optional[int]:
@@ -284,20 +281,12 @@ class RustDecoder:
                 pick = itemgetter(*relevant) if len(relevant) > 1 else (lambda seq, i=relevant[0]: (seq[i],))
                 batch, infos, times, mids, data, entries = (pick(batch), pick(infos), pick(times),
                                                             pick(mids), pick(data), pick(entries))
-        sink.extend({
-            "channel": list(map(itemgetter(0), mids)),
-            "provider": list(map(_provider, infos)),
-            "source_name": list(map(_source_name, infos)),
-            "event_id": list(map(_event_id, infos)),
-            "qualifiers": list(map(_qualifiers, infos)),
-            "legacy_event_id": list(map(_legacy, infos)),
-            "level": list(map(_level, infos)),
-            "time": times,
-            "record_id": list(map(_get_id, batch)),
-            "computer": list(map(itemgetter(1), mids)),
-            "user_sid": list(map(itemgetter(2), mids)),
-            "data": data,
-        }, entries)
+        provider, source_name, event_id, qualifiers, legacy, level = zip(*map(_fields, infos))
+        channel, computer, user_sid = zip(*mids)
+        sink.extend({"channel": channel, "provider": provider, "source_name": source_name,
+                     "event_id": event_id, "qualifiers": qualifiers, "legacy_event_id": legacy,
+                     "level": level, "time": times, "record_id": list(map(_get_id, batch)),
+                     "computer": computer, "user_sid": user_sid, "data": data}, entries)
 
     def _tail(self, text: str) -> Optional[tuple]:
         """(System tail fields, EventData) of the text from "Channel" on, memoized (the memo
