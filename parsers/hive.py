@@ -76,7 +76,7 @@ def parse_hive(source: Source, options: ParseOptions) -> ParseResult:
             hive = RegistryHive(path)
         except Exception as exc:  # noqa: BLE001 - regipy raises many kinds on damaged input
             return ParseResult.failed(f"{source.display}: hive not readable ({type(exc).__name__}: {exc})")
-    reader = _Reader(hive, result)
+    reader = _Reader(hive, result, source.display)
     name = hive_from_name(info["file_name"]) or hive_from_top_keys(reader.children(hive.root, "").keys())
     if name is None:
         result.warn(f"hive type not recognized (base block file name {info['file_name']!r}); read as SOFTWARE")
@@ -126,9 +126,10 @@ def _replay(path: str, source: Source, tmp: str, info: dict, result: ParseResult
 class _Reader:
     """Key lookups with each key's children listed once (Services has hundreds)."""
 
-    def __init__(self, hive, result: ParseResult) -> None:
+    def __init__(self, hive, result: ParseResult, display: str = "hive") -> None:
         self.hive = hive
         self.result = result
+        self.display = display
         self._children: dict[str, dict[str, object]] = {}
         self.cache = True
         self.buf = hive._stream.getbuffer()      # regipy keeps the whole hive in one BytesIO
@@ -144,7 +145,8 @@ class _Reader:
                     if hasattr(sub, "name"):
                         found.setdefault(sub.name.lower(), sub)
             except Exception as exc:  # noqa: BLE001
-                self.result.warn(f"subkeys of {path or '(root)'} partly unreadable: {type(exc).__name__}: {exc}", lost=1)
+                self.result.warn(f"{self.display}: key {path or '(root)'}: subkeys partly unreadable: "
+                                 f"{type(exc).__name__}: {exc}", lost=1)
         if self.cache:
             self._children[path.lower()] = found
         return found
@@ -158,7 +160,7 @@ class _Reader:
                     data = decode_typed(number, raw) if number in _DECODED else raw.hex()
                     out.append(Entry(hive, path, name, type_name(number), data, when))
             except (ValueError, struct.error, IndexError) as exc:
-                self.result.warn(f"values of {hive}\\{path} partly unreadable: {exc}", lost=1)
+                self.result.warn(f"{self.display}: key {hive}\\{path}: values partly unreadable: {exc}", lost=1)
         if not out:
             out.append(Entry(hive, path, None, None, None, when))
         return out
