@@ -1,11 +1,12 @@
 """EVTX decoding speed and memory, as ratios against baselines measured in the same run.
 
-Usage: /work/venv/bin/python benchmarks/bench_evtx.py [FILE.evtx ...] [--slice N] [--repeat R]
+Usage: python benchmarks/bench_evtx.py [FILE.evtx ...] [--slice N] [--repeat R] [--rounds K]
 Default file: the largest System.evtx of ../shared/realdata/evtx. Each variant runs in its own
 subprocess that imports the same modules and makes the same warm-up (one --all-events parse:
 the heap's history changes the Rust decoder's speed up to ~1.8x), runs its variant once
 untimed, then takes the best of R runs: steady-state throughput, as in a worker that parses
-file after file. Variants alternate over --rounds fresh processes each; the best is kept. Peak memory is therefore reported separately, in a fresh process per variant.
+file after file. Variants alternate over --rounds fresh processes each; the best is kept.
+Peak memory is therefore reported separately, in a fresh process per variant.
 Variants: rdsla default path, rdsla --all-events, bare ``records_json()`` iteration of the
 Rust `evtx` package, python-evtx rendering every record (first N records, extrapolated).
 Targets (issue 4): default >= 0.8x bare; all-events >= 0.3x bare; default >= 500x
