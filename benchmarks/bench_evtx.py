@@ -1,7 +1,8 @@
 """EVTX decoding speed and memory, as ratios against baselines measured in the same run.
 
 Usage: python benchmarks/bench_evtx.py [FILE.evtx ...] [--slice N] [--repeat R] [--rounds K]
-Default file: the largest System.evtx of ../shared/realdata/evtx. Each variant runs in its own
+Default files: the largest System.evtx of ../shared/realdata/evtx and the forge's large
+bundle's System.evtx (python -m sample_data.forge --large). Each variant runs in its own
 subprocess that imports the same modules and makes the same warm-up (one --all-events parse:
 the heap's history changes the Rust decoder's speed up to ~1.8x), runs its variant once
 untimed, then takes the best of R runs: steady-state throughput, as in a worker that parses
@@ -19,6 +20,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -122,10 +124,21 @@ def main() -> None:
     ap.add_argument("--slice", type=int, default=2000, help="python-evtx records (default 2000)")
     ap.add_argument("--repeat", type=int, default=3, help="timed runs per process (default 3)")
     ap.add_argument("--rounds", type=int, default=3, help="fresh processes per variant, alternating (default 3)")
+    ap.add_argument("--no-forge", action="store_true",
+                    help="skip the forge's large bundle (built in a temporary folder, ~20 s)")
     args = ap.parse_args()
-    files = args.files or [max(REALDATA.glob("*System*.evtx"), key=lambda p: p.stat().st_size)]
-    for path in files:
-        bench(path, args.slice, args.repeat, args.rounds)
+    files = list(args.files)
+    if not files:
+        real = sorted(REALDATA.glob("*System*.evtx"), key=lambda p: p.stat().st_size)
+        files = real[-1:]
+    with tempfile.TemporaryDirectory(prefix="rdsla-bench-") as tmp:
+        if not args.files and not args.no_forge:
+            sys.path.insert(0, str(REPO))
+            from sample_data.forge.large import build_large
+            written = [p for p, _ in build_large(Path(tmp)) if p.suffix == ".evtx" and "System" in p.name]
+            files += sorted(written, key=lambda p: p.stat().st_size)[-1:]
+        for path in files:
+            bench(path, args.slice, args.repeat, args.rounds)
 
 
 if __name__ == "__main__":
