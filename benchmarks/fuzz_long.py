@@ -88,7 +88,6 @@ def store(target: str, kind: str, data: bytes, problem: str, backend: str) -> st
     return name
 
 
-WATCHED_KINDS = ("evtx", "hive")    # analyzer.pipeline.ISOLATED_KINDS: parsed in killable workers
 WATCHDOG_SECONDS = 5
 
 
@@ -159,6 +158,7 @@ class Runner:
 
 
 def fuzz(target_name: str, minutes: float, seed: int, timeout: float, save: bool) -> dict:
+    from analyzer.pipeline import ISOLATED_KINDS      # parsed in workers killed past the limit
     from tests.fuzz.targets import TARGETS
     target = TARGETS[target_name]
     rng = random.Random(seed)
@@ -184,7 +184,7 @@ def fuzz(target_name: str, minutes: float, seed: int, timeout: float, save: bool
             measure = stats["execs"] % 4 == 0
             answer = runner.run((kind, data, backend, measure))
             stats["execs"] += 1
-            if answer[0] == "hang" and kind in WATCHED_KINDS and watchdog_covers(data, workdir):
+            if answer[0] == "hang" and kind in ISOLATED_KINDS and watchdog_covers(data, workdir):
                 # the native decoder spins inside this input and never returns to Python; rdsla
                 # runs these kinds in killed-on-timeout workers, and that path answered in time
                 stats["hangs covered by the watchdog"] += 1
