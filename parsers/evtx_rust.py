@@ -24,7 +24,7 @@ from operator import add, attrgetter, getitem, is_, itemgetter
 from typing import Optional
 
 from parsers.evtx_rows import RowSink, is_candidate, text_of
-from rules.catalog import candidates, legacy_event_id, lookup, raw_prefilter
+from rules.catalog import legacy_event_id, lookup
 
 BATCH = 128          # small enough that a batch's records stay in CPU cache (4,096 cost ~40%)
 TIME_KEY = ',"TimeCreated":'
@@ -33,6 +33,7 @@ CHANNEL_KEY = '"Channel":'
 SECURITY_KEY = ',"Security"'
 SYSTEM_TIME = '"SystemTime":"'
 TAIL_MEMO = 20_000
+_UNSEEN = object()
 _get_data = itemgetter("data")
 _get_id = itemgetter("event_record_id")
 _get_timestamp = itemgetter("timestamp")
@@ -43,7 +44,7 @@ _candidate = attrgetter("candidate")
 class Head:
     """What the System header before TimeCreated says (decoded once per distinct text)."""
     __slots__ = ("provider", "source_name", "event_id", "qualifiers", "level", "candidate",
-                 "needs_data", "legacy_event_id", "fields")
+                 "legacy_event_id", "fields")
 
     def __init__(self, text: str):
         system = json.loads(text + "}}}")["Event"]["System"]
@@ -60,9 +61,6 @@ class Head:
         self.legacy_event_id = legacy_event_id(self.provider, self.event_id, self.source_name) \
             if self.event_id is not None else None
         self.candidate = is_candidate(self.provider, self.source_name, self.event_id)
-        entries = [e for name in (self.provider, self.source_name) if name and self.candidate
-                   for e in candidates(name, self.event_id)]
-        self.needs_data = bool(entries) and all(e.data_match for e in entries)
         self.fields = (self.provider, self.source_name, self.event_id, self.qualifiers,
                        self.legacy_event_id, self.level)      # row columns, in _rows' order
 
@@ -86,6 +84,7 @@ class RustDecoder:
         self.channels: dict[str, tuple] = {}     # "Channel"..."Computer" text -> (channel, computer)
         self.mids: dict[str, tuple] = {}         # System tail -> (channel, computer, user SID)
         self.tails: dict[str, tuple] = {}        # text from "Channel" on -> (mids value, data)
+        self.entries: dict[tuple, object] = {}   # (head, tail) of a candidate -> entry or None
         self.datas: dict[str, dict] = {}
         self.errors: list[tuple[str, int]] = []
         self._pending: list[str] = []      # error messages since the last good record
@@ -161,9 +160,6 @@ class RustDecoder:
             keep = list(range(n))
         elif any(map(wanted.__getitem__, per_head)):      # most batches hold no candidate
             keep = list(compress(range(n), map(wanted.__getitem__, heads)))
-            search = raw_prefilter().search
-            keep = [i for i in keep if not (known[heads[i]] is not None and known[heads[i]].needs_data
-                                             and search(datas[i]) is None)]
         else:
             return
         if keep:
@@ -260,27 +256,34 @@ class RustDecoder:
                 if not keep:
                     return
                 pick = itemgetter(*keep) if len(keep) > 1 else (lambda seq, i=keep[0]: (seq[i],))
-                batch, infos, times, decoded = pick(batch), pick(infos), pick(times), pick(decoded)
-        mids = list(map(itemgetter(0), decoded))
-        datas_ = map(itemgetter(1), decoded)
-        data = list(map(dict, datas_))
+                batch, infos, times, decoded, heads, tails = (pick(batch), pick(infos), pick(times),
+                                                              pick(decoded), pick(heads), pick(tails))
         entries = [None] * len(infos)
         relevant = []
+        memo, sink = self.entries, self.sink
         for i in compress(range(len(infos)), map(_candidate, infos)):
-            h = infos[i]
-            entries[i] = entry = lookup(h.provider, h.event_id, data[i], h.source_name)
+            # a catalog entry with a data condition (SCM 7036 names the service) is decided
+            # once per distinct head and tail: a busy server logs thousands of those
+            key = (heads[i], tails[i])
+            entry = memo.get(key, _UNSEEN)
+            if entry is _UNSEEN:
+                h = infos[i]
+                entry = memo[key] = lookup(h.provider, h.event_id, decoded[i][1], h.source_name)
             if entry is not None:
+                entries[i] = entry
                 relevant.append(i)
-                self.sink.count(mids[i][0], h.provider, h.event_id, False, -1)  # was counted
-                self.sink.count(mids[i][0], h.provider, h.event_id, True)       # as not relevant
-        sink = self.sink
+                channel = decoded[i][0][0]                 # counted as not relevant by _count
+                sink.count(channel, infos[i].provider, infos[i].event_id, False, -1)
+                sink.count(channel, infos[i].provider, infos[i].event_id, True)
         if not sink.all_events:
             if not relevant:
                 return
             if len(relevant) < len(entries):
                 pick = itemgetter(*relevant) if len(relevant) > 1 else (lambda seq, i=relevant[0]: (seq[i],))
-                batch, infos, times, mids, data, entries = (pick(batch), pick(infos), pick(times),
-                                                            pick(mids), pick(data), pick(entries))
+                batch, infos, times, decoded, entries = (pick(batch), pick(infos), pick(times),
+                                                         pick(decoded), pick(entries))
+        mids = map(itemgetter(0), decoded)
+        data = list(map(dict, map(itemgetter(1), decoded)))      # each row owns its dict
         provider, source_name, event_id, qualifiers, legacy, level = zip(*map(_fields, infos))
         channel, computer, user_sid = zip(*mids)
         sink.extend({"channel": channel, "provider": provider, "source_name": source_name,
@@ -302,6 +305,7 @@ class RustDecoder:
         if len(self.tails) >= TAIL_MEMO:
             self.tails.clear()
             self.datas.clear()
+            self.entries.clear()
         self.tails[text] = hit = (mid, data)
         return hit
 

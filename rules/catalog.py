@@ -180,29 +180,6 @@ def legacy_event_id(provider_or_source_name: Optional[str], event_id: int,
     return event_id
 
 
-@lru_cache(maxsize=1)
-def raw_prefilter() -> "re.Pattern":
-    """One regex over a record's raw text that every data_match hit must contain.
-
-    The service names of the data conditions, as text and as UTF-16LE hex (SCM's Binary):
-    records of a candidate provider/id without any of them cannot match, so they are not
-    decoded at all.
-    """
-    words: set[str] = set()
-    for entry in _load():
-        if entry._match_re is None:
-            continue
-        body = entry._match_re.pattern.lstrip("^")
-        group = body[1:body.index(")")] if body.startswith("(") else body
-        words.update(w for w in group.split("|") if w)
-    alternatives = []
-    for word in sorted(words):
-        alternatives.append(re.escape(word))
-        alternatives.append(word.encode("utf-16-le").hex().upper())
-    # case-sensitive on purpose: literal alternatives keep the scan fast (names as SCM writes them)
-    return re.compile("|".join(alternatives))
-
-
 def keys() -> frozenset[str]:
     """Every stable key the rules may use."""
     return frozenset(e.key for e in _load())
