@@ -121,10 +121,10 @@ class RowSink:
     def frame(self, messages: Optional[dict] = None) -> pd.DataFrame:
         """The `events` frame; ``messages`` maps record_id -> (event_id, text) from an MTA."""
         cols = dict(self.cols)
-        rendered = [None] * len(self.entries)
+        rendered = [None] * len(self.entries)          # a message for rows with a catalog entry,
         for i in range(len(rendered)) if messages else compress(range(len(rendered)), self.entries):
             rendered[i] = render_message(self.entries[i], cols["record_id"][i], cols["event_id"][i],
-                                         cols["data"][i], messages)
+                                         cols["data"][i], messages)       # or all rows with an MTA
         cols["message"] = rendered
         # "ISO8601" takes pandas' C parser: 20x faster than the equivalent strptime format
         cols["time"] = pd.to_datetime(pd.Series(cols["time"], dtype="object"), utc=True,
