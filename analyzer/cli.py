@@ -187,8 +187,7 @@ def _output_path(path: Optional[str], default_name: str) -> Optional[str]:
 
 
 def cmd_export(args) -> int:
-    ext = {"csv": "csv", "jsonl": "jsonl", "parquet": "parquet"}[args.format]
-    args.output = _output_path(args.output, f"{args.frame}.{ext}")
+    args.output = _output_path(args.output, f"{args.frame}.{args.format}")
     ingested = _ingest(args)
     _check_output(args.output, ingested.intake.input_dirs)
     frame = ingested.frames[args.frame]

@@ -73,6 +73,11 @@ class RowSink:
     def count(self, channel, provider, event_id, relevant: bool, n: int = 1) -> None:
         self.stats[(channel, provider, event_id, relevant)] += n
 
+    def counted_relevant(self, channel, provider, event_id) -> None:
+        """A record counted as not relevant turned out relevant: move it."""
+        self.count(channel, provider, event_id, False, -1)
+        self.count(channel, provider, event_id, True)
+
     def offer(self, channel, provider, source_name, event_id, qualifiers, level, time,
               record_id, computer, user_sid, data: dict, counted: bool = False) -> None:
         """A fully decoded record: decide relevance, count it, keep it when relevant.
@@ -86,8 +91,7 @@ class RowSink:
         entry = lookup(provider, event_id, data, source_name) if candidate else None
         if counted:
             if entry is not None:
-                self.count(channel, provider, event_id, False, -1)
-                self.count(channel, provider, event_id, True)
+                self.counted_relevant(channel, provider, event_id)
         else:
             self.records_read += 1
             self.saw_time(time)

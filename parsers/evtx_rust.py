@@ -31,7 +31,6 @@ TIME_KEY = ',"TimeCreated":'
 TIME_PREFIX = ',"TimeCreated":{"#attributes":{"SystemTime":"'
 CHANNEL_KEY = '"Channel":'
 SECURITY_KEY = ',"Security"'
-SYSTEM_TIME = '"SystemTime":"'
 TAIL_MEMO = 20_000
 _UNSEEN = object()
 _get_data = itemgetter("data")
@@ -63,6 +62,14 @@ class Head:
         self.candidate = is_candidate(self.provider, self.source_name, self.event_id)
         self.fields = (self.provider, self.source_name, self.event_id, self.qualifiers,
                        self.legacy_event_id, self.level)      # row columns, in _rows' order
+
+
+def _picker(indexes: list):
+    """A function taking the items at ``indexes`` (in order) of a sequence, as a tuple."""
+    if len(indexes) == 1:
+        only = indexes[0]
+        return lambda seq: (seq[only],)
+    return itemgetter(*indexes)
 
 
 def _int(value) -> Optional[int]:
@@ -164,7 +171,7 @@ class RustDecoder:
             return
         if keep:
             if len(keep) < n:
-                pick = itemgetter(*keep) if len(keep) > 1 else (lambda seq, i=keep[0]: (seq[i],))
+                pick = _picker(keep)
                 batch, datas, cuts, heads = pick(batch), pick(datas), pick(cuts), pick(heads)
             self._rows(batch, datas, cuts, heads)
 
@@ -255,7 +262,7 @@ class RustDecoder:
                 keep = [i for i in range(len(batch)) if decoded[i] is not None]
                 if not keep:
                     return
-                pick = itemgetter(*keep) if len(keep) > 1 else (lambda seq, i=keep[0]: (seq[i],))
+                pick = _picker(keep)
                 batch, infos, times, decoded, heads, tails = (pick(batch), pick(infos), pick(times),
                                                               pick(decoded), pick(heads), pick(tails))
         entries = [None] * len(infos)
@@ -272,14 +279,12 @@ class RustDecoder:
             if entry is not None:
                 entries[i] = entry
                 relevant.append(i)
-                channel = decoded[i][0][0]                 # counted as not relevant by _count
-                sink.count(channel, infos[i].provider, infos[i].event_id, False, -1)
-                sink.count(channel, infos[i].provider, infos[i].event_id, True)
+                sink.counted_relevant(decoded[i][0][0], infos[i].provider, infos[i].event_id)
         if not sink.all_events:
             if not relevant:
                 return
             if len(relevant) < len(entries):
-                pick = itemgetter(*relevant) if len(relevant) > 1 else (lambda seq, i=relevant[0]: (seq[i],))
+                pick = _picker(relevant)
                 batch, infos, times, decoded, entries = (pick(batch), pick(infos), pick(times),
                                                          pick(decoded), pick(entries))
         mids = map(itemgetter(0), decoded)
@@ -333,12 +338,11 @@ class RustDecoder:
     def _slow_row(self, rec: dict, s: str) -> None:
         """Whole-record decoding for a layout the text cuts do not fit."""
         try:
-            event = json.loads(s).get("Event") or {}
+            doc = json.loads(s)
         except ValueError as exc:
             self.errors.append((f"record {_get_id(rec)}: undecodable JSON ({exc})", 0))
             return
-        except AttributeError:
-            event = {}
+        event = doc.get("Event") if isinstance(doc, dict) else None
         if not isinstance(event, dict):
             event = {}
         system = event.get("System") or {}
