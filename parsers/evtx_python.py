@@ -23,9 +23,12 @@ import Evtx.Evtx as e_evtx
 import Evtx.Nodes as e_nodes
 import Evtx.Views as e_views
 
+from parsers import bxml_budget
 from parsers.evtx_rows import RowSink
 
-CHUNK_SIZE = 0x10000
+bxml_budget.install()
+
+CHUNK_SIZE = bxml_budget.CHUNK_SIZE
 FILE_MAGIC = b"ElfFile\x00"
 CHUNK_MAGIC = b"ElfChnk\x00"
 RECORD_MAGIC = b"\x2a\x2a\x00\x00"
@@ -300,6 +303,10 @@ class PythonDecoder:
             if any(buf[ofs:ofs + 0x200]):
                 self.errors.append((f"chunk {number}: bad chunk magic {magic!r}", 0))
             return
+        with bxml_budget.chunk_scope():
+            self._records(buf, ofs, number, limit)
+
+    def _records(self, buf, ofs: int, number: int, limit: Optional[int]) -> None:
         chunk = e_evtx.ChunkHeader(buf, ofs)
         end = ofs + min(max(chunk.next_record_offset(), 0x200), CHUNK_SIZE)
         if limit is not None:
@@ -318,10 +325,17 @@ class PythonDecoder:
                                     lost))
                 return
             try:
-                self._record(e_evtx.Record(buf, rec_ofs, chunk))
+                with bxml_budget.record_scope():
+                    self._record(e_evtx.Record(buf, rec_ofs, chunk))
+            except bxml_budget.ChunkBudgetExceeded as exc:
+                lost = max(1, last_num - num + 1) if 0 <= last_num - num < 1 << 16 else 1
+                self.errors.append((f"chunk {number}: {exc.what} at record {num}, "
+                                    f"rest of chunk lost", lost))
+                return
             except Exception as exc:  # python-evtx raises many kinds on damaged records
                 self.errors.append((f"chunk {number}: record {num} undecodable "
                                     f"({type(exc).__name__}: {exc})"[:300], 1))
+            bxml_budget.release_templates(chunk)
             rec_ofs += size
 
     def _record(self, record) -> None:

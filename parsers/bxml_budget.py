@@ -1,0 +1,142 @@
+"""Bounds on python-evtx's binary-XML walk, so a hostile record costs a bounded time and heap.
+
+python-evtx (0.8) builds a node object per binary-XML token and reads them through the whole
+file buffer: a damaged record whose tokens run on (a run of 0x00 bytes inside an element is a
+chain of one-byte "end of stream" nodes that does not end the element) or whose templates
+overlap costs hundreds of thousands of nodes. The fuzz corpus input
+``tests/fuzz/corpus/evtx/a598da286f18.bin`` (69 KB) made 400,000 nodes, 18 s and 116 MB for
+one record.
+
+What bounds the walk (References: libyal "Windows XML Event Log (EVTX)" format, sections
+"Chunk" and "Binary XML"; Microsoft [MS-EVEN6] 3.1.4.7.2 "BinXml"):
+
+* an end-of-stream token (0x00) ends a fragment, never an element's content: inside an
+  element it is damage (python-evtx alone took each one as a one-byte child and read on);
+* a record, its templates and its substitutions live inside the record's 64 KiB chunk, so a
+  token outside its chunk is damage;
+* node budgets, measured on the first 24 chunks of every real log in ``../shared/realdata``
+  and of every sample bundle log (python-evtx makes ~1 node per record byte): a record takes
+  at most ~630 nodes and a chunk's records together at most ~43,000, so ``RECORD_NODE_BUDGET`` and ``CHUNK_NODE_BUDGET`` are
+  26x and 6x above any real log. A record over budget is "undecodable" (one record lost);
+  a chunk over budget loses its remaining records, counted, in one message;
+* python-evtx keeps every template it parsed for the chunk's life: ``release_templates`` drops
+  them once they may hold ``TEMPLATE_CACHE_NODES``, so the heap stays ~30 MB at most.
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+from contextlib import contextmanager
+from typing import Optional
+
+import Evtx.Nodes as e_nodes
+from Evtx.BinaryParser import ParseException
+
+CHUNK_SIZE = 0x10000
+RECORD_NODE_BUDGET = 16_384      # real records: at most ~630
+CHUNK_NODE_BUDGET = 262_144      # real chunks: at most ~43,000
+TEMPLATE_CACHE_NODES = 32_768    # nodes a chunk's parsed templates may hold (~600 bytes each)
+_END_OF_STREAM = e_nodes.SYSTEM_TOKENS.EndOfStreamToken
+
+
+class BudgetExceeded(ParseException):
+    def __init__(self, what: str):
+        super().__init__(what)
+        self.what = what
+
+
+class RecordBudgetExceeded(BudgetExceeded):
+    """One record asked python-evtx for more nodes than any real record needs."""
+
+
+class ChunkBudgetExceeded(BudgetExceeded):
+    """The records of one chunk together asked for more nodes than any real chunk needs."""
+
+
+class _Budget(threading.local):
+    record_left: Optional[int] = None    # None: not decoding a record (no bound)
+    chunk_left: int = 0
+    record_budget: int = RECORD_NODE_BUDGET
+    chunk_budget: int = CHUNK_NODE_BUDGET
+    since_release: int = 0               # nodes made since the chunk's templates were dropped
+
+
+_budget = _Budget()
+
+
+@contextmanager
+def chunk_scope(budget: Optional[int] = None):
+    """Nodes spent by every record of one chunk together (default CHUNK_NODE_BUDGET)."""
+    budget = CHUNK_NODE_BUDGET if budget is None else budget
+    _budget.chunk_left, _budget.chunk_budget, _budget.since_release = budget, budget, 0
+    try:
+        yield
+    finally:
+        _budget.chunk_left, _budget.since_release = 0, 0
+
+
+@contextmanager
+def record_scope(budget: Optional[int] = None):
+    """Nodes spent while one record is decoded, inside a chunk_scope (default RECORD_NODE_BUDGET)."""
+    budget = RECORD_NODE_BUDGET if budget is None else budget
+    _budget.record_left = _budget.record_budget = budget
+    try:
+        yield
+    finally:
+        _budget.record_left = None
+
+
+def release_templates(chunk) -> None:
+    """Drop the chunk's parsed templates once they may hold more than TEMPLATE_CACHE_NODES
+    nodes: python-evtx keeps every template it parsed for the chunk's life, so without this a
+    chunk of damaged records holds every node they made. Real chunks never reach it; a dropped
+    template is parsed again when a record uses it."""
+    if _budget.since_release > TEMPLATE_CACHE_NODES:
+        chunk._templates = None
+        _budget.since_release = 0
+
+
+def _spend() -> None:
+    b = _budget
+    if b.record_left is None:
+        return
+    if b.record_left <= 0:
+        raise RecordBudgetExceeded(f"binary XML of more than {b.record_budget:,} nodes")
+    if b.chunk_left <= 0:
+        raise ChunkBudgetExceeded(f"the chunk's records took more than {b.chunk_budget:,} nodes")
+    b.record_left -= 1
+    b.chunk_left -= 1
+    b.since_release += 1
+
+
+def _children(self, max_children=None, end_tokens=[e_nodes.SYSTEM_TOKENS.EndOfStreamToken]):  # noqa: B006 (python-evtx's signature)
+    """python-evtx's ``BXmlNode._children`` with the chunk bound and the node budget."""
+    ret = []
+    ofs = self.tag_length()
+    start = self.offset()
+    chunk_start = self._chunk.offset()
+    chunk_end = chunk_start + CHUNK_SIZE
+    for _ in (range(max_children) if max_children else itertools.count()):
+        at = start + ofs
+        if not chunk_start <= at < chunk_end:
+            raise ParseException(f"binary XML token at {at:#x} outside its chunk")
+        _spend()
+        token = self.unpack_byte(ofs) & 0x0F
+        if token == _END_OF_STREAM and token not in end_tokens:
+            # python-evtx would take it as a one-byte child and read on: a run of zero bytes
+            # inside an element becomes thousands of nodes
+            raise ParseException(f"end-of-stream token inside an element at {at:#x}")
+        try:
+            child = e_nodes.node_dispatch_table[token](self._buf, at, self._chunk, self)
+        except IndexError:
+            raise ParseException(f"Unexpected token {token:02X} at {at}") from None
+        ret.append(child)
+        ofs += child.length()
+        if token in end_tokens or child.find_end_of_stream():
+            break
+    return ret
+
+
+def install() -> None:
+    """Replace python-evtx's child walk (idempotent). Only rdsla's decoder uses python-evtx."""
+    e_nodes.BXmlNode._children = _children

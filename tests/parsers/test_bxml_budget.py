@@ -1,0 +1,113 @@
+"""parsers.bxml_budget: python-evtx's binary-XML walk stays in its chunk and within budgets,
+and the decoder turns an exceeded budget into counted losses, not a hang or a heap blow-up."""
+from __future__ import annotations
+
+import pytest
+
+import Evtx.Evtx as e_evtx
+import Evtx.Nodes as e_nodes
+from Evtx.BinaryParser import ParseException
+
+from parsers import bxml_budget
+from parsers.evtx_python import PythonDecoder, open_buffer  # installs the patched walk
+from parsers.evtx_rows import RowSink
+from tests.parsers.test_evtx_forge import parse_file, records, writer
+
+OPEN_ELEMENT = bytes([0x01, 0, 0, 0, 0, 0, 0, 0x00, 0x01, 0, 0])   # name string at chunk offset 0x100
+CLOSE_START = 0x02                                                  # one byte, never ends an element
+
+
+def element(children: bytes, chunks: int = 1) -> e_nodes.OpenStartElementNode:
+    """An element at offset 0x200 of the first of ``chunks`` chunks, with ``children`` bytes."""
+    buf = bytearray(chunks * bxml_budget.CHUNK_SIZE)
+    buf[:8] = b"ElfChnk\x00"
+    body = OPEN_ELEMENT + bytes([CLOSE_START]) + children
+    buf[0x200:0x200 + len(body)] = body
+    chunk = e_evtx.ChunkHeader(bytes(buf), 0)
+    return e_nodes.OpenStartElementNode(chunk._buf, 0x200, chunk, chunk)
+
+
+def test_a_run_of_zero_bytes_inside_an_element_is_damage():
+    # python-evtx alone takes each 0x00 as a one-byte "end of stream" child and reads on
+    # (65,000 nodes here; ~400,000 for the fuzz corpus input a598da286f18.bin)
+    with pytest.raises(ParseException, match="end-of-stream token inside an element at 0x20c"):
+        element(b"").children()
+
+
+def test_the_walk_stops_at_the_end_of_its_chunk():
+    node = element(bytes([CLOSE_START]) * (bxml_budget.CHUNK_SIZE - 0x20c), chunks=2)
+    with pytest.raises(ParseException, match="token at 0x10000 outside its chunk"):
+        node.children()
+
+
+def test_record_and_chunk_budgets():
+    run = bytes([CLOSE_START]) * 5000
+    with bxml_budget.chunk_scope(), bxml_budget.record_scope(100):
+        with pytest.raises(bxml_budget.RecordBudgetExceeded, match="more than 100 nodes"):
+            element(run).children()
+    with bxml_budget.chunk_scope(150):
+        with bxml_budget.record_scope(100):
+            with pytest.raises(bxml_budget.RecordBudgetExceeded):
+                element(run).children()
+        with bxml_budget.record_scope(100):
+            with pytest.raises(bxml_budget.ChunkBudgetExceeded, match="more than 150 nodes"):
+                element(run).children()
+    # outside a record nothing is counted: the walk ends at the chunk's end
+    with pytest.raises(ParseException, match="outside its chunk"):
+        element(run + bytes([CLOSE_START]) * bxml_budget.CHUNK_SIZE).children()
+
+
+def decode(path, monkeypatch=None, **budgets):
+    if monkeypatch:
+        for name, value in budgets.items():
+            monkeypatch.setattr(bxml_budget, name, value)
+    sink = RowSink(all_events=True)
+    decoder = PythonDecoder(sink)
+    with open(path, "rb") as fh:
+        decoder.run(fh.read())
+    return sink, decoder.errors
+
+
+@pytest.fixture(scope="module")
+def forge_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("budget") / "System.evtx"
+    writer.write_evtx(path, records(60))
+    return path
+
+
+def test_real_sized_budgets_lose_nothing_and_released_templates_change_nothing(forge_file, monkeypatch):
+    sink, errors = decode(forge_file)
+    assert sink.records_read == 64 and errors == []
+    again, errors = decode(forge_file, monkeypatch, TEMPLATE_CACHE_NODES=0)   # drop after every record
+    assert errors == [] and again.cols == sink.cols and again.stats == sink.stats
+
+
+def test_an_exceeded_record_budget_loses_that_record_only(forge_file, monkeypatch):
+    sink, errors = decode(forge_file, monkeypatch, RECORD_NODE_BUDGET=30)
+    assert sink.records_read == 0 and len(errors) == 64
+    assert all("RecordBudgetExceeded" in message and lost == 1 for message, lost in errors)
+
+
+def test_an_exceeded_chunk_budget_loses_the_rest_of_the_chunk_once(forge_file, monkeypatch):
+    full, _ = decode(forge_file)
+    # the forge's 64 records take ~7,000 nodes: the first ones take ~240, the rest ~100
+    sink, errors = decode(forge_file, monkeypatch, CHUNK_NODE_BUDGET=3000)
+    assert len(errors) == 1
+    message, lost = errors[0]
+    assert message.startswith("chunk 0: the chunk's records took more than 3,000 nodes at record ")
+    assert message.endswith("rest of chunk lost")
+    assert 10 <= sink.records_read < 40 and sink.records_read + lost == full.records_read == 64
+
+
+def test_the_fuzz_input_that_made_400000_nodes_is_cheap_now():
+    from pathlib import Path
+    import tracemalloc
+    data = (Path(__file__).resolve().parents[1] / "fuzz" / "corpus" / "evtx" / "a598da286f18.bin").read_bytes()
+    sink = RowSink(all_events=False)
+    tracemalloc.start()
+    try:
+        PythonDecoder(sink).run(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20     # was 116 MB
