@@ -17,8 +17,9 @@ What bounds the walk (References: libyal "Windows XML Event Log (EVTX)" format, 
 * node budgets, measured on the first 24 chunks of every real log in ``../shared/realdata``
   and of every sample bundle log (python-evtx makes ~1 node per record byte): a record takes
   at most ~630 nodes and a chunk's records together at most ~43,000, so
-  ``RECORD_NODE_BUDGET`` and ``CHUNK_NODE_BUDGET`` are 26x and 6x above any real log. A record over budget is "undecodable" (one record lost);
-  a chunk over budget loses its remaining records, counted, in one message;
+  ``RECORD_NODE_BUDGET`` and ``CHUNK_NODE_BUDGET`` are 26x and 6x above any real log. A
+  record over budget is "undecodable" (one record lost); a chunk over budget loses its
+  remaining records, counted, in one message;
 * python-evtx keeps every template it parsed for the chunk's life: ``release_templates`` drops
   them once they may hold ``TEMPLATE_CACHE_NODES``, so the heap stays ~30 MB at most.
 """
