@@ -141,3 +141,16 @@ def test_rows_do_not_depend_on_the_memo_size(tmp_path, monkeypatch):
     small = parse_file(path, all_events=True).frames["events"]
     pd.testing.assert_frame_equal(whole, small)
     assert whole["data"].iloc[39] == {"param1": "Service 2", "param2": "running"}
+
+
+def test_a_damaged_template_table_costs_nothing_and_logs_nothing(tmp_path, capsys, caplog):
+    # python-evtx logged "Unexpected token encountered" to stderr, naming no file, though every
+    # record still decodes from the template it carries
+    path = tmp_path / "System.evtx"
+    writer.write_evtx(path, records(3))
+    data = bytearray(path.read_bytes())
+    data[0x1000 + 0x180:0x1000 + 0x184] = (0x300).to_bytes(4, "little")   # a bucket pointing at no template
+    path.write_bytes(bytes(data))
+    res = parse_file(path, evtx_backend="python")
+    assert (res.status, res.records_read) == ("ok", 7)
+    assert "Unexpected token" not in capsys.readouterr().err + caplog.text
