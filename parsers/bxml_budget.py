@@ -29,6 +29,7 @@ from __future__ import annotations
 import itertools
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Optional
 
 import Evtx.Nodes as e_nodes
@@ -54,37 +55,53 @@ class ChunkBudgetExceeded(BudgetExceeded):
     """The records of one chunk together asked for more nodes than any real chunk needs."""
 
 
-class _Budget(threading.local):
+@dataclass
+class _Budget:
+    """One thread's budgets. A plain object fetched once per walk: threading.local attribute
+    access per node would cost ~15% of the decode."""
     record_left: Optional[int] = None    # None: not decoding a record (no bound)
     chunk_left: int = 0
     record_budget: int = RECORD_NODE_BUDGET
     chunk_budget: int = CHUNK_NODE_BUDGET
-    since_release: int = 0               # nodes made since the chunk's templates were dropped
+    released_at: int = 0                 # chunk_left when the chunk's templates were last dropped
+
+    def exceeded(self):
+        if self.record_left <= 0:
+            raise RecordBudgetExceeded(f"binary XML of more than {self.record_budget:,} nodes")
+        raise ChunkBudgetExceeded(f"the chunk's records took more than {self.chunk_budget:,} nodes")
 
 
-_budget = _Budget()
+_local = threading.local()
+
+
+def _current() -> _Budget:
+    try:
+        return _local.budget
+    except AttributeError:
+        _local.budget = _Budget()
+        return _local.budget
 
 
 @contextmanager
 def chunk_scope(budget: Optional[int] = None):
     """Nodes spent by every record of one chunk together (default CHUNK_NODE_BUDGET)."""
-    budget = CHUNK_NODE_BUDGET if budget is None else budget
-    _budget.chunk_left, _budget.chunk_budget, _budget.since_release = budget, budget, 0
+    b = _current()
+    b.chunk_left = b.chunk_budget = b.released_at = CHUNK_NODE_BUDGET if budget is None else budget
     try:
         yield
     finally:
-        _budget.chunk_left, _budget.since_release = 0, 0
+        b.chunk_left = b.released_at = 0
 
 
 @contextmanager
 def record_scope(budget: Optional[int] = None):
-    """Nodes spent while one record is decoded, inside a chunk_scope (default RECORD_NODE_BUDGET)."""
-    budget = RECORD_NODE_BUDGET if budget is None else budget
-    _budget.record_left = _budget.record_budget = budget
+    """Nodes spent while one record is decoded (default RECORD_NODE_BUDGET); in a chunk_scope."""
+    b = _current()
+    b.record_left = b.record_budget = RECORD_NODE_BUDGET if budget is None else budget
     try:
         yield
     finally:
-        _budget.record_left = None
+        b.record_left = None
 
 
 def release_templates(chunk) -> None:
@@ -92,22 +109,10 @@ def release_templates(chunk) -> None:
     nodes: python-evtx keeps every template it parsed for the chunk's life, so without this a
     chunk of damaged records holds every node they made. Real chunks never reach it; a dropped
     template is parsed again when a record uses it."""
-    if _budget.since_release > TEMPLATE_CACHE_NODES:
+    b = _current()
+    if b.released_at - b.chunk_left > TEMPLATE_CACHE_NODES:
         chunk._templates = None
-        _budget.since_release = 0
-
-
-def _spend() -> None:
-    b = _budget
-    if b.record_left is None:
-        return
-    if b.record_left <= 0:
-        raise RecordBudgetExceeded(f"binary XML of more than {b.record_budget:,} nodes")
-    if b.chunk_left <= 0:
-        raise ChunkBudgetExceeded(f"the chunk's records took more than {b.chunk_budget:,} nodes")
-    b.record_left -= 1
-    b.chunk_left -= 1
-    b.since_release += 1
+        b.released_at = b.chunk_left
 
 
 def _children(self, max_children=None, end_tokens=[e_nodes.SYSTEM_TOKENS.EndOfStreamToken]):  # noqa: B006 (python-evtx's signature)
@@ -115,9 +120,15 @@ def _children(self, max_children=None, end_tokens=[e_nodes.SYSTEM_TOKENS.EndOfSt
     ret = []
     ofs = self.tag_length()
     start = self.offset()
+    budget = _current()
     for _ in (range(max_children) if max_children else itertools.count()):
         at = start + ofs
-        _spend()
+        left = budget.record_left
+        if left is not None:
+            if left <= 0 or budget.chunk_left <= 0:
+                budget.exceeded()
+            budget.record_left = left - 1
+            budget.chunk_left -= 1
         token = self.unpack_byte(ofs) & 0x0F
         if token == _END_OF_STREAM and token not in end_tokens:
             # python-evtx would take it as a one-byte child and read on: a run of zero bytes
