@@ -325,19 +325,19 @@ class PythonDecoder:
         while rec_ofs + 24 <= end:
             size = struct.unpack_from("<I", data, rec_ofs + 4)[0]
             num = struct.unpack_from("<Q", data, rec_ofs + 8)[0]
-            rest = max(1, last_num - num + 1) if 0 <= last_num - num < 1 << 16 else 1
             if data[rec_ofs:rec_ofs + 4] != RECORD_MAGIC or size < 28 or \
                     rec_ofs + size > len(data) or \
                     struct.unpack_from("<I", data, rec_ofs + size - 4)[0] != size:
                 self.errors.append((f"chunk {number}: bad record header at offset "
-                                    f"{rec_ofs:#x} (record {num}), rest of chunk lost", rest))
+                                    f"{rec_ofs:#x} (record {num}), rest of chunk lost",
+                                    _rest_of_chunk(last_num, num)))
                 return
             try:
                 with bxml_budget.record_scope():
                     self._record(e_evtx.Record(data, rec_ofs, chunk))
             except bxml_budget.ChunkBudgetExceeded as exc:
                 self.errors.append((f"chunk {number}: {exc.what} at record {num}, "
-                                    f"rest of chunk lost", rest))
+                                    f"rest of chunk lost", _rest_of_chunk(last_num, num)))
                 return
             except e_bp.OverrunBufferException:
                 self.errors.append((f"chunk {number}: record {num} undecodable (it refers past "
@@ -387,6 +387,11 @@ def _int(value) -> Optional[int]:
         return int(value) if value not in (None, "") else None
     except (TypeError, ValueError):
         return None
+
+
+def _rest_of_chunk(last_num: int, num: int) -> int:
+    """Records lost from record ``num`` to the chunk's last (1 when the header is implausible)."""
+    return max(1, last_num - num + 1) if 0 <= last_num - num < 1 << 16 else 1
 
 
 def _records_in(buf, ofs: int) -> int:

@@ -78,10 +78,21 @@ def forge_file(tmp_path_factory):
 
 
 def test_real_sized_budgets_lose_nothing_and_released_templates_change_nothing(forge_file, monkeypatch):
+    parsed = []     # template offsets python-evtx parses (once per chunk while none is dropped)
+    add_template = e_evtx.ChunkHeader.add_template
+
+    def counted(chunk, offset, *args, **kwargs):
+        parsed.append(offset)
+        return add_template(chunk, offset, *args, **kwargs)
+
+    monkeypatch.setattr(e_evtx.ChunkHeader, "add_template", counted)
     sink, errors = decode(forge_file)
     assert sink.records_read == 64 and errors == []
+    kept = len(parsed)
+    parsed.clear()
     again, errors = decode(forge_file, monkeypatch, TEMPLATE_CACHE_NODES=0)   # drop after every record
     assert errors == [] and again.cols == sink.cols and again.stats == sink.stats
+    assert len(parsed) > kept          # the dropped templates were parsed again
 
 
 def test_an_exceeded_record_budget_loses_that_record_only(forge_file, monkeypatch):
