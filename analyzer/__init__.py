@@ -1,2 +1,1 @@
-"""rdsla: offline root-cause analyzer for Remote Desktop Services licensing failures."""
-__version__ = "0.1.0"
+"""The engine: CLI, bundle intake, frame schemas, host profiles, verdict, batch."""

@@ -32,7 +32,6 @@ import csv
 import io
 import json
 import logging
-import multiprocessing as mp
 import os
 import signal
 import sys
@@ -44,17 +43,18 @@ from multiprocessing.connection import wait as mp_wait
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
-from analyzer.batch_inputs import Bundle, expand_inputs, inside
-from analyzer.batch_progress import Progress
-from analyzer.spreadsheet import safe_cell
-from parsers.base import ParseOptions
+from rdsla.analyzer import processes
+from rdsla.analyzer.batch_inputs import Bundle, expand_inputs, inside
+from rdsla.analyzer.batch_progress import Progress
+from rdsla.analyzer.spreadsheet import safe_cell
+from rdsla.parsers.base import ParseOptions
 
 COLUMNS = ("bundle", "status", "hosts", "os", "licensing_mode", "license_servers", "grace_days_left",
            "top_rule_id", "top_title", "confidence", "findings_error", "findings_warning", "error")
 SEVERITIES = ("info", "warning", "error", "critical")
 MARKER = "batch.json"
 MAX_TASKS_PER_WORKER = 200          # recycle workers so a slow leak in a parser cannot grow forever
-_PRELOAD = ["analyzer.pipeline", "analyzer.hosts", "analyzer.verdict", "rules.engine", "reports.findings_json"]
+_PRELOAD = ["rdsla.analyzer.pipeline", "rdsla.analyzer.hosts", "rdsla.analyzer.verdict", "rdsla.rules.engine", "rdsla.reports.findings_json"]
 
 
 @dataclass(frozen=True)
@@ -147,9 +147,9 @@ def analyze_one(bundle_path: str, out_dir: str, options: Optional[ParseOptions] 
                 as_of: Optional[datetime] = None) -> dict:
     """Analyze one bundle, write its folder in ``out_dir``, return its summary row plus the
     private ``_causes`` (severities of detected causes, for the exit code)."""
-    from analyzer.batch_inputs import safe_dir_name
-    from analyzer.pipeline import analyze
-    from reports.findings_json import render as render_json
+    from rdsla.analyzer.batch_inputs import safe_dir_name
+    from rdsla.analyzer.pipeline import analyze
+    from rdsla.reports.findings_json import render as render_json
 
     name = name or bundle_path
     key = key or os.path.realpath(bundle_path)
@@ -163,7 +163,7 @@ def analyze_one(bundle_path: str, out_dir: str, options: Optional[ParseOptions] 
     causes = [f.severity for f in analysis.findings if f.state == "detected" and f.kind == "cause"]
     folder = Path(out_dir) / (dir_name or safe_dir_name(name, key))
     folder.mkdir(parents=True, exist_ok=True)
-    from reports.html import render as render_html
+    from rdsla.reports.html import render as render_html
     _atomic_write(folder / "report.html", render_html(analysis))
     _atomic_write(folder / "findings.json", render_json(analysis))
     _atomic_write(folder / MARKER, json.dumps({"schema": "rdsla.batch-bundle/1", "key": key,
@@ -214,11 +214,7 @@ def _worker_main(conn, worker: Callable[[Task], dict]) -> None:
 
 
 def _context():
-    if sys.platform != "win32" and "forkserver" in mp.get_all_start_methods():
-        ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["analyzer.batch"] + _PRELOAD)
-        return ctx
-    return mp.get_context("spawn")
+    return processes.context("forkserver", preload=["rdsla.analyzer.batch"] + _PRELOAD)
 
 
 class _Slot:
@@ -336,7 +332,7 @@ def dask_results(tasks: list[Task], scheduler: str, jobs: int, timeout: float,
         import dask
         from distributed import Client, LocalCluster, wait
     except ImportError as exc:
-        from analyzer.cli import UsageError
+        from rdsla.analyzer.cli import UsageError
         raise UsageError("--scheduler needs Dask: pip install 'rdsla[dask]'") from exc
     cluster = None
     if scheduler == "local":
@@ -449,7 +445,7 @@ def read_summary(out_dir: Path) -> Iterator[dict]:
 
 
 def write_index(out_dir: Path, links: dict) -> None:
-    from reports.batch_index import render
+    from rdsla.reports.batch_index import render
     _atomic_write(out_dir / "index.html", render(read_summary(out_dir), links))
 
 
@@ -474,7 +470,7 @@ def run_batch(inputs: list[str], out_dir: str, *, options: Optional[ParseOptions
               scheduler: Optional[str] = None, resume: bool = False, timeout: float = 900.0, fail_on: str = "error",
               quiet: bool = False, as_of: Optional[datetime] = None, worker: Callable[[Task], dict] = run_task,
               stream=None, on_row: Optional[Callable[[dict], None]] = None) -> BatchResult:
-    from analyzer.cli import EXIT_BATCH_FAILED, EXIT_CAUSE, EXIT_OK, UsageError
+    from rdsla.analyzer.cli import EXIT_BATCH_FAILED, EXIT_CAUSE, EXIT_OK, UsageError
 
     started = time.perf_counter()
     stream = stream if stream is not None else sys.stderr

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
-from analyzer.hostnames import hint_from_file_name, hint_from_folders
-from analyzer.limits import Limits
-from analyzer.sniff import sniff
-from parsers.base import Source, open_zip
+from rdsla.analyzer.hostnames import hint_from_file_name, hint_from_folders
+from rdsla.analyzer.limits import Limits
+from rdsla.analyzer.sniff import sniff
+from rdsla.parsers.base import Source, open_zip
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 HEAD_BYTES = 65536

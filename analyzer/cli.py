@@ -14,10 +14,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
-from analyzer import __version__
-from analyzer.limits import Limits
-from analyzer.model import SEVERITIES, severity_rank
-from parsers.base import ParseOptions
+from rdsla import __version__
+from rdsla.analyzer.limits import Limits
+from rdsla.analyzer.model import SEVERITIES, severity_rank
+from rdsla.parsers.base import ParseOptions
 
 EXIT_OK, EXIT_CAUSE, EXIT_USAGE, EXIT_BATCH_FAILED = 0, 1, 2, 3
 
@@ -131,7 +131,7 @@ def _progress(args):
 
 
 def _ingest(args):
-    from analyzer.pipeline import ingest
+    from rdsla.analyzer.pipeline import ingest
     ingested = ingest(args.paths, _options(args), args.jobs, _progress(args))
     if ingested.intake.inputs_opened == 0:
         for m in ingested.intake.messages:
@@ -141,7 +141,7 @@ def _ingest(args):
 
 
 def _analysis(args):
-    from analyzer.pipeline import reason
+    from rdsla.analyzer.pipeline import reason
     return reason(_ingest(args), args.paths, args.as_of)
 
 
@@ -209,7 +209,7 @@ def cmd_export(args) -> int:
         return EXIT_OK
     if args.format == "csv":
         import pandas as pd
-        from analyzer.spreadsheet import safe_cell
+        from rdsla.analyzer.spreadsheet import safe_cell
         out = frame.copy()
         for col in out.columns:
             if out[col].dtype == object:
@@ -229,7 +229,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_hosts(args) -> int:
-    from reports.hosts_table import render_hosts
+    from rdsla.reports.hosts_table import render_hosts
     analysis = _analysis(args)
     if args.json:
         print(json.dumps({"as_of": analysis.as_of.isoformat(), "hosts": [h.to_dict(analysis.as_of) for h in analysis.hosts]},
@@ -256,22 +256,22 @@ def cmd_analyze(args) -> int:
     ingested = _ingest(args)
     for p in (html_path, json_path, md_path):
         _check_output(p, ingested.intake.input_dirs)
-    from analyzer.pipeline import reason
+    from rdsla.analyzer.pipeline import reason
     analysis = reason(ingested, args.paths, args.as_of)
     if html_path:
-        from reports.html import render as render_html
+        from rdsla.reports.html import render as render_html
         _write(html_path, render_html(analysis))
         outputs["report"] = html_path
     if json_path:
-        from reports.findings_json import render as render_json
+        from rdsla.reports.findings_json import render as render_json
         _write(json_path, render_json(analysis))
         outputs["findings"] = json_path
     if md_path:
-        from reports.markdown import render as render_md
+        from rdsla.reports.markdown import render as render_md
         _write(md_path, render_md(analysis))
         outputs["summary"] = md_path
     if not args.quiet:
-        from reports.terminal import summary
+        from rdsla.reports.terminal import summary
         print(summary(analysis, outputs))
     return exit_code_for(analysis, args.fail_on)
 
@@ -295,7 +295,7 @@ def _write(path: str, text: str) -> None:
 
 
 def cmd_rules(args) -> int:
-    from rules.registry import load_rules
+    from rdsla.rules.registry import load_rules
     rules = load_rules()
     if args.json:
         print(json.dumps([r.meta.to_dict() for r in rules], indent=2, ensure_ascii=False))
@@ -307,7 +307,7 @@ def cmd_rules(args) -> int:
 
 
 def cmd_compat(args) -> int:
-    from rules.compat import compat_document, render_tables
+    from rdsla.rules.compat import compat_document, render_tables
     if args.json:
         print(json.dumps(compat_document(), indent=2))
     else:
@@ -316,7 +316,7 @@ def cmd_compat(args) -> int:
 
 
 def cmd_batch(args) -> int:
-    from analyzer.batch import run_batch_cli
+    from rdsla.analyzer.batch import run_batch_cli
     return run_batch_cli(args)
 
 

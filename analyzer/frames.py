@@ -108,9 +108,9 @@ def make_frame(name: str, rows: Iterable[Mapping] | pd.DataFrame) -> pd.DataFram
 def frame_from_columns(name: str, columns: Mapping[str, "list | pd.Series"]) -> pd.DataFrame:
     """Like :func:`make_frame`, from column lists of equal length (missing columns become NA).
 
-    Large frames (60,000 events) are built column by column through pyarrow, which converts
-    a list of str/int/None in C; a column pyarrow refuses (mixed types, a uint64 past 2**63)
-    takes make_frame's coercion instead, so the result is the same either way.
+    Large frames (60,000 events) are built column by column through pyarrow where it is
+    installed, which converts a list of str/int/None in C; without pyarrow, or for a column it
+    refuses (mixed types, a uint64 past 2**63), make_frame's coercion gives the same result.
     """
     schema = SCHEMAS[name]
     length = len(next(iter(columns.values()))) if columns else 0
@@ -123,11 +123,21 @@ def frame_from_columns(name: str, columns: Mapping[str, "list | pd.Series"]) -> 
     return pd.DataFrame(out, index=range(length))
 
 
+def _pyarrow():
+    """pyarrow when installed (the ``parquet`` extra), else None: it only makes large frames
+    faster to build, so a plain install takes make_frame's coercion instead."""
+    try:
+        import pyarrow
+    except ImportError:
+        return None
+    return pyarrow
+
+
 def _fast_column(values, dtype: str) -> pd.Series:
     import numpy as np
-    import pyarrow as pa
-    if isinstance(values, pd.Series):
-        return _coerce(values, dtype)
+    pa = _pyarrow()
+    if isinstance(values, pd.Series) or pa is None:
+        return _coerce(values if isinstance(values, pd.Series) else pd.Series(values, dtype="object"), dtype)
     try:
         if dtype == "string":
             return pd.Series(pd.arrays.ArrowStringArray(pa.array(values, type=pa.string())))

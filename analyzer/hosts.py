@@ -19,10 +19,10 @@ from typing import Any, Optional
 
 import pandas as pd
 
-from analyzer import facts as F
-from analyzer.frames import empty_frame
-from analyzer.hostnames import canonical
-from analyzer.model import (SOURCE_DEPLOYMENT, SOURCE_GROUP_POLICY, SOURCE_WMI, Evidence, Fact, GracePeriod,
+from rdsla.analyzer import facts as F
+from rdsla.analyzer.frames import empty_frame
+from rdsla.analyzer.hostnames import canonical
+from rdsla.analyzer.model import (SOURCE_DEPLOYMENT, SOURCE_GROUP_POLICY, SOURCE_WMI, Evidence, Fact, GracePeriod,
                             HostProfile)
 
 OS_BUILDS_FILE = Path(__file__).with_name("data") / "os_builds.csv"

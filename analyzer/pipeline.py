@@ -17,13 +17,14 @@ from typing import Callable, Optional
 
 import pandas as pd
 
-from analyzer.bundle import Intake, open_bundle
-from analyzer.facts import COLLECTED_AT
-from analyzer.frames import concat_frames, empty_frame, make_frame
-from analyzer.hostnames import HostResolver, canonical
-from analyzer.model import Analysis
-from parsers import parser_for
-from parsers.base import ParseOptions, ParseResult, Source
+from rdsla.analyzer import processes
+from rdsla.analyzer.bundle import Intake, open_bundle
+from rdsla.analyzer.facts import COLLECTED_AT
+from rdsla.analyzer.frames import concat_frames, empty_frame, make_frame
+from rdsla.analyzer.hostnames import HostResolver, canonical
+from rdsla.analyzer.model import Analysis
+from rdsla.parsers import parser_for
+from rdsla.parsers.base import ParseOptions, ParseResult, Source
 
 
 @dataclass
@@ -52,7 +53,7 @@ def parse_source(source: Source, options: ParseOptions) -> ParseResult:
     thread of a process: the CLI, pool and batch workers); elsewhere (Dask worker threads) the
     batch's per-bundle timeout bounds the work instead."""
     seconds = options.limits.artifact_seconds
-    timed = bool(seconds) and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    timed = bool(seconds) and HAS_ALARM and threading.current_thread() is threading.main_thread()
     if timed:
         previous = signal.signal(signal.SIGALRM, _on_alarm)
         signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -83,6 +84,14 @@ def ingest(paths: list[str], options: ParseOptions = ParseOptions(), jobs: Optio
 # it. Those are parsed in worker processes that are killed when they pass --artifact-timeout.
 ISOLATED_KINDS = ("evtx", "hive")
 
+# Where no SIGALRM exists (Windows), no timer can stop a text parser either: with a time limit,
+# every artifact takes the killable worker path.
+HAS_ALARM = hasattr(signal, "setitimer") and hasattr(signal, "SIGALRM")
+
+
+def _isolated(kind: str, options: ParseOptions) -> bool:
+    return kind in ISOLATED_KINDS or (not HAS_ALARM and bool(options.limits.artifact_seconds))
+
 
 def _parse_all(sources: list[Source], options: ParseOptions, jobs: Optional[int],
                progress: Optional[Callable[[int, int, str], None]]) -> list[ParseResult]:
@@ -98,7 +107,7 @@ def _parse_all(sources: list[Source], options: ParseOptions, jobs: Optional[int]
         if progress:
             progress(counter[0], len(sources), sources[i].display)
 
-    isolated = [i for i, s in enumerate(sources) if s.kind in ISOLATED_KINDS] if jobs != 0 else []
+    isolated = [i for i, s in enumerate(sources) if _isolated(s.kind, options)] if jobs != 0 else []
     if isolated:
         workers = min(jobs or os.cpu_count() or 1, len(isolated))
         order = sorted(isolated, key=lambda i: -sources[i].size)        # largest first
@@ -122,7 +131,7 @@ def _parse_isolated(sources: list[Source], order: list[int], options: ParseOptio
         finished(i, result)
 
     while pending:
-        pool = ProcessPoolExecutor(max_workers=min(workers, len(pending)))
+        pool = ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=processes.context())
         futures = {pool.submit(parse_source, sources[i], options): i for i in pending}
         started: dict = {}
         overdue = None
@@ -273,9 +282,9 @@ def analyze(paths: list[str], options: ParseOptions = ParseOptions(), as_of: Opt
 
 def reason(ingested: Ingested, paths: list[str], as_of: Optional[datetime] = None,
            started: Optional[float] = None) -> Analysis:
-    from analyzer.hosts import build_profiles
-    from analyzer.verdict import rank
-    from rules.engine import run_rules
+    from rdsla.analyzer.hosts import build_profiles
+    from rdsla.analyzer.verdict import rank
+    from rdsla.rules.engine import run_rules
 
     when, origin = collection_time(ingested.frames, as_of, ingested.facts)
     analysis = Analysis(inputs=list(paths), as_of=when, as_of_origin=origin, frames=ingested.frames,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from analyzer.hostnames import canonical
-from analyzer.model import Analysis, Finding, RootCause, severity_rank
+from rdsla.analyzer.hostnames import canonical
+from rdsla.analyzer.model import Analysis, Finding, RootCause, severity_rank
 
 # general cause -> the specific causes that explain it better (when related hosts agree)
 SPECIFIC_OVER_GENERAL: dict[str, frozenset[str]] = {

@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/bench_evtx.py [FILE.evtx ...] [--slice N] [--repeat R] [--rounds K]
 Default files: the largest System.evtx of ../shared/realdata/evtx and the forge's large
-bundle's System.evtx (python -m sample_data.forge --large). Each variant runs in its own
+bundle's System.evtx (python -m rdsla.sample_data.forge --large). Each variant runs in its own
 subprocess that imports the same modules and makes the same warm-up (one --all-events parse:
 the heap's history changes the Rust decoder's speed up to ~1.8x), runs its variant once
 untimed, then takes the best of R runs: steady-state throughput, as in a worker that parses
@@ -31,8 +31,8 @@ import json, os, resource, sys, time
 variant, path, n, repeat, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 import evtx, Evtx.Evtx as E, Evtx.Nodes as EN
 PUBLISHED_WALK = EN.BXmlNode._children            # parsers.evtx_python bounds it when imported
-from parsers.base import ParseOptions, Source     # every variant imports the same modules,
-from parsers.evtx import parse                    # so the allocator starts from the same heap
+from rdsla.parsers.base import ParseOptions, Source     # every variant imports the same modules,
+from rdsla.parsers.evtx import parse                    # so the allocator starts from the same heap
 
 
 def once():
@@ -137,7 +137,7 @@ def main() -> None:
         if not args.files and not args.no_forge:
             # in a subprocess: a child inherits its parent's peak RSS (ru_maxrss) on Linux, and
             # building the 60 MB hive of that bundle here would show in every variant's peak
-            subprocess.run([sys.executable, "-m", "sample_data.forge", "--large", tmp], cwd=REPO,
+            subprocess.run([sys.executable, "-m", "rdsla.sample_data.forge", "--large", tmp], cwd=REPO,
                            check=True, capture_output=True)
             files += sorted(Path(tmp).rglob("*System.evtx"), key=lambda p: p.stat().st_size)[-1:]
         for path in files:

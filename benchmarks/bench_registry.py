@@ -21,10 +21,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from analyzer.frames import make_frame  # noqa: E402
-from analyzer.hosts import build_profiles  # noqa: E402
-from parsers.base import ParseOptions, Source  # noqa: E402
-from parsers.registry import parse  # noqa: E402
+from rdsla.analyzer.frames import make_frame  # noqa: E402
+from rdsla.analyzer.hosts import build_profiles  # noqa: E402
+from rdsla.parsers.base import ParseOptions, Source  # noqa: E402
+from rdsla.parsers.registry import parse  # noqa: E402
 
 DEFAULT_SYSTEM = REPO.parent / "shared" / "realdata" / "hives" / "Win10_dissect_SYSTEM"
 
@@ -67,8 +67,8 @@ def full_walk_estimate(path: Path, seconds: float) -> tuple[float, int, int, boo
 
 
 def make_software(keys: int, target: Path) -> Path:
-    from sample_data.forge.machine import Machine, software_tree
-    from sample_data.forge.regf_writer import REG_DWORD, REG_SZ, write_hive
+    from rdsla.sample_data.forge.machine import Machine, software_tree
+    from rdsla.sample_data.forge.regf_writer import REG_DWORD, REG_SZ, write_hive
 
     m = Machine(name="RDSH01", os="2019", domain="contoso.local", roles=frozenset({"session_host"}),
                 installed=datetime(2024, 1, 1, tzinfo=timezone.utc), policy_mode=4, policy_servers=["LS01"])

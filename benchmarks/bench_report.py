@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reports import findings_json, html, markdown  # noqa: E402
+from rdsla.reports import findings_json, html, markdown  # noqa: E402
 from tests.reports.test_html_data import big_analysis  # noqa: E402
 
 

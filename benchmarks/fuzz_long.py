@@ -158,7 +158,7 @@ class Runner:
 
 
 def fuzz(target_name: str, minutes: float, seed: int, timeout: float, save: bool) -> dict:
-    from analyzer.pipeline import ISOLATED_KINDS      # parsed in workers killed past the limit
+    from rdsla.analyzer.pipeline import ISOLATED_KINDS      # parsed in workers killed past the limit
     from tests.fuzz.targets import TARGETS
     target = TARGETS[target_name]
     rng = random.Random(seed)

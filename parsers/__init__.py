@@ -6,13 +6,13 @@ from typing import Callable
 
 # kind (analyzer.sniff) -> "module:function"
 PARSERS: dict[str, str] = {
-    "evtx": "parsers.evtx:parse",
-    "hive": "parsers.registry:parse",
-    "reg_export": "parsers.registry:parse",
-    "reg_query": "parsers.registry:parse",
-    "licensing_csv": "parsers.licensing:parse",
-    "licensing_html": "parsers.licensing:parse",
-    "licensing_text": "parsers.licensing:parse",
+    "evtx": "rdsla.parsers.evtx:parse",
+    "hive": "rdsla.parsers.registry:parse",
+    "reg_export": "rdsla.parsers.registry:parse",
+    "reg_query": "rdsla.parsers.registry:parse",
+    "licensing_csv": "rdsla.parsers.licensing:parse",
+    "licensing_html": "rdsla.parsers.licensing:parse",
+    "licensing_text": "rdsla.parsers.licensing:parse",
 }
 
 

@@ -14,7 +14,7 @@ from typing import Optional
 
 import pandas as pd
 
-from analyzer.limits import Limits
+from rdsla.analyzer.limits import Limits
 
 
 class SourceTooLarge(Exception):

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import io
 
-from analyzer.facts import COLLECTED_AT
-from parsers.base import ParseOptions, ParseResult, Source
-from parsers.evtx_messages import load_messages
-from parsers.evtx_rows import RowSink
+from rdsla.analyzer.facts import COLLECTED_AT
+from rdsla.parsers.base import ParseOptions, ParseResult, Source
+from rdsla.parsers.evtx_messages import load_messages
+from rdsla.parsers.evtx_rows import RowSink
 
 FILE_MAGIC = b"ElfFile\x00"
 CHUNK_MAGIC = b"ElfChnk\x00"
@@ -43,7 +43,7 @@ def parse(source: Source, options: ParseOptions) -> ParseResult:
             # the Rust decoder skips a last chunk cut short: python-evtx reads that chunk's
             # complete records into the same rows (only that chunk: python-evtx is ~1,000x slower)
             try:
-                from parsers.evtx_python import PythonDecoder, open_buffer
+                from rdsla.parsers.evtx_python import PythonDecoder, open_buffer
                 tail = PythonDecoder(sink)
                 tail.tail(open_buffer(source))
                 errors = errors + tail.errors
@@ -91,7 +91,7 @@ def _newest(text):
 
 def _run_rust(source: Source, options: ParseOptions):
     import evtx  # ImportError -> python-evtx
-    from parsers.evtx_rust import RustDecoder
+    from rdsla.parsers.evtx_rust import RustDecoder
     sink = RowSink(options.all_events)
     target = source.local_path or io.BytesIO(source.read_bytes())
     decoder = RustDecoder(sink)
@@ -100,7 +100,7 @@ def _run_rust(source: Source, options: ParseOptions):
 
 
 def _run_python(source: Source, options: ParseOptions):
-    from parsers.evtx_python import PythonDecoder, open_buffer
+    from rdsla.parsers.evtx_python import PythonDecoder, open_buffer
     sink = RowSink(options.all_events)
     decoder = PythonDecoder(sink)
     decoder.run(open_buffer(source))

@@ -25,8 +25,8 @@ import Evtx.Evtx as e_evtx
 import Evtx.Nodes as e_nodes
 import Evtx.Views as e_views
 
-from parsers import bxml_budget
-from parsers.evtx_rows import RowSink
+from rdsla.parsers import bxml_budget
+from rdsla.parsers.evtx_rows import RowSink
 
 bxml_budget.install()
 # python-evtx logs "Unexpected token encountered" (naming no file) for a damaged template table;

@@ -19,8 +19,8 @@ import tempfile
 from datetime import datetime, timedelta, timezone
 from typing import Iterator, Optional
 
-from parsers.base import ParseOptions, ParseResult, Source
-from parsers.registry import (_DECODED, Entry, decode_typed, hive_from_name, hive_from_top_keys, key_patterns,
+from rdsla.parsers.base import ParseOptions, ParseResult, Source
+from rdsla.parsers.registry import (_DECODED, Entry, decode_typed, hive_from_name, hive_from_top_keys, key_patterns,
                               to_result, type_name)
 
 _EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)

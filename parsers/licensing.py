@@ -13,11 +13,11 @@ import re
 from collections import Counter
 from typing import Optional
 
-from analyzer import facts as F
-from analyzer.frames import make_frame
-from parsers.base import ParseOptions, ParseResult, Source, SourceTooLarge
-from parsers.licensing_normalize import Normalizer, codes, is_known, slash_day_first, to_int
-from parsers.licensing_tables import Tables, decode, lines_of, pick_delimiter, read_csv, read_html, read_text
+from rdsla.analyzer import facts as F
+from rdsla.analyzer.frames import make_frame
+from rdsla.parsers.base import ParseOptions, ParseResult, Source, SourceTooLarge
+from rdsla.parsers.licensing_normalize import Normalizer, codes, is_known, slash_day_first, to_int
+from rdsla.parsers.licensing_tables import Tables, decode, lines_of, pick_delimiter, read_csv, read_html, read_text
 
 _DATE_FIELDS = {"expirationdate", "issuedate", "generationdatetime", "expireson", "issuedon"}
 
@@ -156,7 +156,7 @@ def _text_lines(tables: Tables, norm: Normalizer, text: str) -> int:
                 norm.fact(F.CONNECTIVITY_STATUS, value, "report", loc, {"line": line, "server": current_ls},
                           script_host)
         elif name == "status_name":
-            from parsers.licensing_normalize import connectivity_name
+            from rdsla.parsers.licensing_normalize import connectivity_name
             norm.fact(F.CONNECTIVITY_STATUS, connectivity_name(m.group(1)), "report", loc,
                       {"line": line, "server": current_ls}, script_host)
         elif name == "wmi_servers":

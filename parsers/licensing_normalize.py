@@ -21,8 +21,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
-from analyzer import facts as F
-from parsers.licensing_tables import Row
+from rdsla.analyzer import facts as F
+from rdsla.parsers.licensing_tables import Row
 
 _DATA = Path(__file__).with_name("data") / "licensing_codes.json"
 

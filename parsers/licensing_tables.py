@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from parsers.text import decode_text
+from rdsla.parsers.text import decode_text
 
 Known = Callable[[str], bool]      # is this a field name a licensing row can have?
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from parsers.base import ParseResult
-from parsers.registry import decode_typed, type_name
+from rdsla.parsers.base import ParseResult
+from rdsla.parsers.registry import decode_typed, type_name
 
 FORM = "reg export"
 _HEX = re.compile(r"^hex(?:\(([0-9a-fA-F]+)\))?:(.*)$", re.S)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from parsers.base import ParseResult
-from parsers.registry import type_name
+from rdsla.parsers.base import ParseResult
+from rdsla.parsers.registry import type_name
 
 FORM = "reg query"
 _KEY = re.compile(r"^(HKEY_[A-Z_]+|HK(?:LM|CU|U|CR|CC))(\\.*)?$")

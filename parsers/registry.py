@@ -25,9 +25,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Optional
 
-from analyzer.frames import make_frame
-from parsers.base import ParseOptions, ParseResult, Source, SourceTooLarge
-from parsers.text import decode_text
+from rdsla.analyzer.frames import make_frame
+from rdsla.parsers.base import ParseOptions, ParseResult, Source, SourceTooLarge
+from rdsla.parsers.text import decode_text
 
 KEYS_FILE = Path(__file__).with_name("data") / "registry_keys.txt"
 HIVES = ("SYSTEM", "SOFTWARE", "SECURITY", "SAM", "DEFAULT", "NTUSER", "COMPONENTS", "DRIVERS", "BCD")
@@ -249,13 +249,13 @@ def computer_name(rows: list[dict]) -> Optional[str]:
 def parse(source: Source, options: ParseOptions) -> ParseResult:
     """Dispatch on ``source.kind`` (analyzer.sniff decided it from the content)."""
     if source.kind == "hive":
-        from parsers.hive import parse_hive
+        from rdsla.parsers.hive import parse_hive
         return parse_hive(source, options)
     if source.kind in ("reg_export", "reg_query"):
         if source.kind == "reg_export":
-            from parsers.reg_export import read_reg_text as read, FORM as form
+            from rdsla.parsers.reg_export import read_reg_text as read, FORM as form
         else:
-            from parsers.reg_query import read_reg_query as read, FORM as form
+            from rdsla.parsers.reg_query import read_reg_query as read, FORM as form
         result = ParseResult()
         try:
             text = decode_text(source.read_bytes())

@@ -14,7 +14,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from analyzer.model import Analysis
+from rdsla.analyzer.model import Analysis
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -22,11 +22,8 @@ STATIC = HERE / "static"
 
 
 def _version() -> str:
-    try:
-        from analyzer import __version__
-        return str(__version__)
-    except ImportError:  # pragma: no cover - the package always has it
-        return "unknown"
+    from rdsla import __version__
+    return __version__
 
 
 def _finalize(value):
@@ -66,5 +63,5 @@ def render_view(view: dict) -> str:
 
 def render(analysis: Analysis) -> str:
     """The report of one analysis as one HTML document (UTF-8 text)."""
-    from reports.view import build
+    from rdsla.reports.view import build
     return render_view(build(analysis))

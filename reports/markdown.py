@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 
-from analyzer.model import Analysis
-from reports import view as vm
+from rdsla.analyzer.model import Analysis
+from rdsla.reports import view as vm
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 _LINE_START = re.compile(r"^(\d*)([#+=.)-])")

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import numpy as np
 import pandas as pd
 
-from analyzer.model import Analysis
+from rdsla.analyzer.model import Analysis
 
 WIDTH = 1100
 LABEL_W = 150

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Optional
 import numpy as np
 import pandas as pd
 
-from analyzer.model import (LICENSING_MODES, SEVERITIES, Analysis, Evidence, Fact, Finding,
+from rdsla.analyzer.model import (LICENSING_MODES, SEVERITIES, Analysis, Evidence, Fact, Finding,
                             HostProfile, severity_rank)
 
 EVENT_ROW_CAP = 2000
@@ -457,9 +457,9 @@ def bundle_versions(analysis: Analysis) -> dict[str, set[str]]:
 def compat_document() -> Optional[dict]:
     """The rules' compatibility tables, or None while ``rules.compat`` does not exist."""
     try:
-        from rules.compat import compat_document as doc
+        from rdsla.rules.compat import compat_document as doc
     except ImportError as exc:
-        if getattr(exc, "name", None) in ("rules.compat", "rules"):
+        if getattr(exc, "name", None) in ("rdsla.rules.compat",):
             return None
         raise
     return doc()
@@ -589,7 +589,7 @@ def cited_events(analysis: Analysis, index: EventIndex) -> set[tuple]:
 
 def build(analysis: Analysis, event_cap: int = EVENT_ROW_CAP) -> dict:
     """The full view model of one analysis."""
-    from reports import timeline_svg
+    from rdsla.reports import timeline_svg
 
     all_evidence = [ev for f in analysis.findings for ev in f.evidence]
     index = EventIndex(analysis.frames["events"], all_evidence)

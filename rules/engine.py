@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Optional
 
-from analyzer.model import Analysis, Finding, HostProfile
-from rules.api import Bundle, Context, Rule, license_servers, session_hosts
-from rules.registry import load_rules
+from rdsla.analyzer.model import Analysis, Finding, HostProfile
+from rdsla.rules.api import Bundle, Context, Rule, license_servers, session_hosts
+from rdsla.rules.registry import load_rules
 
 
 def _targets(rule: Rule, bundle: Bundle) -> list[Optional[HostProfile]]:

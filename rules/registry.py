@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from rules import api
+from rdsla.rules import api
 
 _LOADED = False
 
@@ -13,9 +13,9 @@ _LOADED = False
 def load_rules() -> list[api.Rule]:
     global _LOADED
     if not _LOADED:
-        import rules.pack as pack
+        import rdsla.rules.pack as pack
         for mod in sorted(m.name for m in pkgutil.iter_modules(pack.__path__)):
-            importlib.import_module(f"rules.pack.{mod}")
+            importlib.import_module(f"{pack.__name__}.{mod}")
         _LOADED = True
     rules = sorted(api.registered(), key=lambda r: r.meta.id)
     ids = [r.meta.id for r in rules]

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from rules.api import RuleMeta, events_evidence, id_list, issued_evidence, keypack_evidence, rule
-from rules.compat import license_server_accepts, session_host_accepts
+from rdsla.rules.api import RuleMeta, events_evidence, id_list, issued_evidence, keypack_evidence, rule
+from rdsla.rules.compat import license_server_accepts, session_host_accepts
 
 SEED_CALS = "seed article: Check the RD Licensing configuration (a CAL for each user and device)"
 SEED_TYPE = "seed article: 3. Make sure that you're using the appropriate type of RDS CAL"
@@ -125,7 +125,7 @@ def type_mismatch(ctx):
         where.append(ls.name)
         evidence += [keypack_evidence(r, f"{TYPE_LABEL[other]} pack") for _, r in theirs.iterrows()]
         evidence += events_evidence(ctx.events(ls.name, "ls", [21]), "no CALs of the requested type")
-    from rules.api import fact_evidence
+    from rdsla.rules.api import fact_evidence
     evidence = fact_evidence(h.licensing_mode, note="effective licensing mode", winner=True) + evidence
     ev1004 = ctx.events(h.name, "rcm", [1004])
     evidence += events_evidence(ev1004, "cannot issue a client license")

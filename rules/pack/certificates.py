@@ -3,7 +3,7 @@ Certificate*`` values) and the client's MSLicensing store (RDS_LICENSING.md 1.2 
 1003, 1004), 2.4, 2.7, 5 #14, #15; seed article Symptoms)."""
 from __future__ import annotations
 
-from rules.api import RuleMeta, event_names, events_evidence, fact_evidence, id_list, rule
+from rdsla.rules.api import RuleMeta, event_names, events_evidence, fact_evidence, id_list, rule
 
 MS_CERT = "https://learn.microsoft.com/windows-server/remote/remote-desktop-services/troubleshoot/rdp-error-no-licenses-available"
 

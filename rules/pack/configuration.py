@@ -8,10 +8,10 @@ wins (RDS_LICENSING.md 2.2 "Precedence").
 """
 from __future__ import annotations
 
-from analyzer.hostnames import canonical
+from rdsla.analyzer.hostnames import canonical
 
-from analyzer.model import LICENSING_MODES
-from rules.api import (ORIGIN_LABEL, POLICY_KEY, RCM_LICENSING_CORE, SPECIFIED_LS_KEY, RuleMeta,
+from rdsla.analyzer.model import LICENSING_MODES
+from rdsla.rules.api import (ORIGIN_LABEL, POLICY_KEY, RCM_LICENSING_CORE, SPECIFIED_LS_KEY, RuleMeta,
                        absent_value_evidence, events_evidence, fact_evidence, id_list, rule, servers_of)
 
 SEED = "seed article: Check the RD Licensing configuration"

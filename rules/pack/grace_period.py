@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from rules.api import RuleMeta, events_evidence, fact_evidence, id_list, rule
+from rdsla.rules.api import RuleMeta, events_evidence, fact_evidence, id_list, rule
 
 SOON_DAYS = 14
 GRACE_DAYS = 120
@@ -36,7 +36,7 @@ def _days_left(ctx, h):
         return gp.days_left(ctx.as_of), fact_evidence(gp.ends, note="grace period end")
     when, row = _ends_from_1129(ctx, h)
     if when is not None:
-        from rules.api import event_evidence
+        from rdsla.rules.api import event_evidence
         return max(0, (when - ctx.as_of).days), [event_evidence(row, "grace period end (%1)")]
     return None, []
 
@@ -104,7 +104,7 @@ def grace_reset(ctx):
         return [ctx.not_detected()]
     evidence = events_evidence(ev, "grace period had expired")
     if rewritten:
-        from analyzer.model import Evidence
+        from rdsla.analyzer.model import Evidence
         evidence.append(Evidence(frame="registry", source="", locator={
             "key": "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\RCM\\GracePeriod"},
             detail={"last_write": written}, note="GracePeriod key written after the expiry"))

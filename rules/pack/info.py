@@ -2,9 +2,9 @@
 (RDS_LICENSING.md 1.2, 1.3 (44, 16), 3.6, 5 #20)."""
 from __future__ import annotations
 
-from analyzer.model import Evidence
-from rules.api import COLLECT, RuleMeta, events_evidence, id_list, rule
-from rules.api import license_servers as _lss, session_hosts as _shs
+from rdsla.analyzer.model import Evidence
+from rdsla.rules.api import COLLECT, RuleMeta, events_evidence, id_list, rule
+from rdsla.rules.api import license_servers as _lss, session_hosts as _shs
 
 SH_ERRORS = (1003, 1004, 1011, 1028, 1043, 1061, 1068, 1069, 1128, 1130, 1131, 1132, 1133)
 
@@ -46,7 +46,7 @@ def benign_noise(ctx):
     scope="bundle", references=("RDS_LICENSING.md 0, 3.6",),
     description="Lists what is missing (session host registry/logs, license server logs/reports) or damaged."))
 def incomplete(ctx):
-    from rules.api import Context
+    from rdsla.rules.api import Context
     missing, collect, evidence = [], [], []
     shs, lss = _shs(ctx.bundle), _lss(ctx.bundle)
 

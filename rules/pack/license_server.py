@@ -3,7 +3,7 @@
 RDS_LICENSING.md 1.3, 2.6, 3.3, 5 #5, #12, #13)."""
 from __future__ import annotations
 
-from rules.api import RuleMeta, events_evidence, fact_evidence, id_list, issued_evidence, rule
+from rdsla.rules.api import RuleMeta, events_evidence, fact_evidence, id_list, issued_evidence, rule
 
 SEED_ROLE = "seed article: Check the RD Licensing configuration (role installed and activated)"
 MS_ACT = "https://learn.microsoft.com/windows-server/remote/remote-desktop-services/rds-activate-license-server"
@@ -108,7 +108,7 @@ def not_in_tsc_group(ctx):
     evidence += fact_evidence(h.license_server.secure_licensing, note="License server security group policy")
     for data in ev.get("data", []):
         if isinstance(data, dict) and data:
-            from analyzer.hostnames import canonical
+            from rdsla.analyzer.hostnames import canonical
             name = canonical(next(iter(data.values())) or "")
             if name:
                 affected.append(name)
@@ -122,7 +122,7 @@ def not_in_tsc_group(ctx):
 
 def _service_events(ctx, name):
     """Licensing service state changes: LS events 0 (started) / 3 (stopped), SCM 7036/7040."""
-    from rules.catalog import lookup
+    from rdsla.rules.catalog import lookup
     ls = ctx.events(name, "ls", [0, 3])
     scm = ctx.events(name, "scm", [7036, 7040])
     rows = []
@@ -174,7 +174,7 @@ def role_or_service(ctx):
     if timeline and _state_of(timeline[-1]) in ("stopped", "disabled"):
         last = timeline[-1]
         problems.append(f"its last service event says {_state_of(last)}")
-        from rules.api import event_evidence
+        from rdsla.rules.api import event_evidence
         evidence.append(event_evidence(last, "last service state change"))
     if not problems:
         return [ctx.not_detected()]

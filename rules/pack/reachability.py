@@ -2,7 +2,7 @@
 (RDS_LICENSING.md 0 step 5, 1.2 (1131/50283, 1028/50180, 1061/50213), 5 #4 and #18)."""
 from __future__ import annotations
 
-from rules.api import RuleMeta, event_names, events_evidence, fact_evidence, id_list, rule
+from rdsla.rules.api import RuleMeta, event_names, events_evidence, fact_evidence, id_list, rule
 
 SEED_DIAG = "seed article: 1. Use RD Licensing Diagnoser to check for issues"
 MS_PORTS = "https://learn.microsoft.com/troubleshoot/windows-server/networking/service-overview-and-network-port-requirements"

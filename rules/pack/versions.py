@@ -2,9 +2,9 @@
 seed article ("2. Make sure that the versions ... are compatible"), extended by RDS_LICENSING.md 4."""
 from __future__ import annotations
 
-from rules.api import RuleMeta, events_evidence, fact_evidence, id_list, keypack_evidence, rule
-from rules.compat import session_host_accepts, version_order
-from rules.pack.cal_pool import TYPE_LABEL, ls_version_of, permanent
+from rdsla.rules.api import RuleMeta, events_evidence, fact_evidence, id_list, keypack_evidence, rule
+from rdsla.rules.compat import session_host_accepts, version_order
+from rdsla.rules.pack.cal_pool import TYPE_LABEL, ls_version_of, permanent
 
 SEED_VER = "seed article: 2. Make sure that the versions of your RDS CALs, RD Session Hosts, and RD License Servers are compatible"
 MS_VER = "https://learn.microsoft.com/windows-server/remote/remote-desktop-services/rds-client-access-license#rds-cal-version-compatibility"

@@ -3,7 +3,7 @@ and licensing across domains or forests (seed article "Make sure that you're usi
 appropriate type of RDS CAL"; RDS_LICENSING.md 5 #10, #11, #17; KB 2473823)."""
 from __future__ import annotations
 
-from rules.api import RuleMeta, events_evidence, fact_evidence, id_list, rule
+from rdsla.rules.api import RuleMeta, events_evidence, fact_evidence, id_list, rule
 
 SEED_TYPE = "seed article: 3. Make sure that you're using the appropriate type of RDS CAL"
 MS_WG = "https://learn.microsoft.com/windows-server/remote/remote-desktop-services/rds-license-session-hosts (CVE-2024-38099)"

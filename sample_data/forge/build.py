@@ -15,14 +15,14 @@ import zipfile
 from datetime import timedelta
 from pathlib import Path
 
-from sample_data.forge.evtx_writer import write_evtx
-from sample_data.forge.exports import (grace_period_txt, issued_html, keypacks_html, lic_svr_chk, license_server_csv,
+from rdsla.sample_data.forge.evtx_writer import write_evtx
+from rdsla.sample_data.forge.exports import (grace_period_txt, issued_html, keypacks_html, lic_svr_chk, license_server_csv,
                                        tsls_membership)
-from sample_data.forge.machine import Machine, software_tree, system_tree
-from sample_data.forge.reg_text import render_reg_export, render_reg_query
-from sample_data.forge.regf_writer import write_hive
-from sample_data.forge.scenarios import COLLECTED, SCENARIOS, Scenario
-from sample_data.forge.windows_events import RCM, noise_events
+from rdsla.sample_data.forge.machine import Machine, software_tree, system_tree
+from rdsla.sample_data.forge.reg_text import render_reg_export, render_reg_query
+from rdsla.sample_data.forge.regf_writer import write_hive
+from rdsla.sample_data.forge.scenarios import COLLECTED, SCENARIOS, Scenario
+from rdsla.sample_data.forge.windows_events import RCM, noise_events
 
 ZIP_TIME = (2024, 11, 5, 10, 15, 0)
 TSS_STAMP = COLLECTED.strftime("%y%m%d-%H%M%S")

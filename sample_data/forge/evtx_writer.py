@@ -26,8 +26,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO, Iterable
 
-from sample_data.forge import binxml as bx
-from sample_data.forge.binxml import Attr, Element, NameTable, Sub, Text
+from rdsla.sample_data.forge import binxml as bx
+from rdsla.sample_data.forge.binxml import Attr, Element, NameTable, Sub, Text
 
 EVENT_NS = "http://schemas.microsoft.com/win/2004/08/events/event"
 FILE_HEADER_SIZE = 4096

@@ -10,12 +10,12 @@ import random
 from datetime import timedelta
 from pathlib import Path
 
-from sample_data.forge.build import _hive_bytes, machine_files
-from sample_data.forge.evtx_writer import EventRecord
-from sample_data.forge.machine import software_tree
-from sample_data.forge.regtree import REG_DWORD, REG_EXPAND_SZ, REG_SZ
-from sample_data.forge.scenarios import COLLECTED, license_server_unreachable
-from sample_data.forge.windows_events import RCM, RCM_GUID, noise_events, rcm_licensing_event
+from rdsla.sample_data.forge.build import _hive_bytes, machine_files
+from rdsla.sample_data.forge.evtx_writer import EventRecord
+from rdsla.sample_data.forge.machine import software_tree
+from rdsla.sample_data.forge.regtree import REG_DWORD, REG_EXPAND_SZ, REG_SZ
+from rdsla.sample_data.forge.scenarios import COLLECTED, license_server_unreachable
+from rdsla.sample_data.forge.windows_events import RCM, RCM_GUID, noise_events, rcm_licensing_event
 
 
 def _bulk_software(root, rng: random.Random, target_bytes: int) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Optional
 
-from sample_data.forge.regtree import (REG_BINARY, REG_DWORD, REG_EXPAND_SZ, REG_MULTI_SZ, REG_QWORD, REG_SZ,
+from rdsla.sample_data.forge.regtree import (REG_BINARY, REG_DWORD, REG_EXPAND_SZ, REG_MULTI_SZ, REG_QWORD, REG_SZ,
                                        RegKey)
 
 OS_BUILDS = {"2008R2": 7601, "2012": 9200, "2012R2": 9600, "2016": 14393, "2019": 17763, "2022": 20348, "2025": 26100}

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Optional
 
-from sample_data.forge.exports import IssuedLicense, KeyPack, builtin_pack
-from sample_data.forge.machine import NOT_CONFIGURED, PER_DEVICE, PER_USER, Machine
-from sample_data.forge.windows_events import licensing_event, rcm_licensing_event, service_state_event
+from rdsla.sample_data.forge.exports import IssuedLicense, KeyPack, builtin_pack
+from rdsla.sample_data.forge.machine import NOT_CONFIGURED, PER_DEVICE, PER_USER, Machine
+from rdsla.sample_data.forge.windows_events import licensing_event, rcm_licensing_event, service_state_event
 
 COLLECTED = datetime(2024, 11, 5, 10, 15, 0, tzinfo=timezone.utc)
 DOMAIN = "contoso.local"

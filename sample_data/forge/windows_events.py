@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from sample_data.forge.evtx_writer import EventRecord
+from rdsla.sample_data.forge.evtx_writer import EventRecord
 
 RCM = "Microsoft-Windows-TerminalServices-RemoteConnectionManager"
 RCM_GUID = "{C76BAA63-AE81-421C-B425-340B4B24157F}"

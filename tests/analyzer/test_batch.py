@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from analyzer import batch
-from analyzer.batch import COLUMNS, run_batch, run_task
-from analyzer.cli import main
+from rdsla.analyzer import batch
+from rdsla.analyzer.batch import COLUMNS, run_batch, run_task
+from rdsla.analyzer.cli import main
 
 REG = ('Windows Registry Editor Version 5.00\r\n\r\n'
        '[HKEY_LOCAL_MACHINE\\SYSTEM\\ControlSet001\\Control\\ComputerName\\ComputerName]\r\n'

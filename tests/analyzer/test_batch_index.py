@@ -5,8 +5,8 @@ import base64
 import hashlib
 import re
 
-from analyzer.batch import COLUMNS, blank_row
-from reports.batch_index import render
+from rdsla.analyzer.batch import COLUMNS, blank_row
+from rdsla.reports.batch_index import render
 
 
 def _row(bundle, rule=None, title=None, status="ok", error=""):

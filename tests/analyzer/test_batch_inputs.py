@@ -4,7 +4,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from analyzer.batch_inputs import expand_inputs, inside, safe_dir_name
+from rdsla.analyzer.batch_inputs import expand_inputs, inside, safe_dir_name
 
 
 def _names(exp) -> list[str]:

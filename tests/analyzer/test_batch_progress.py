@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 
-from analyzer.batch_progress import Progress
+from rdsla.analyzer.batch_progress import Progress
 
 
 def test_terminal_bar_has_counts_and_eta():

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.bundle import open_bundle
-from analyzer.limits import Limits
+from rdsla.analyzer.bundle import open_bundle
+from rdsla.analyzer.limits import Limits
 
 REG = ("Windows Registry Editor Version 5.00\r\n\r\n"
        "[HKEY_LOCAL_MACHINE\\SYSTEM\\ControlSet001\\Control\\ComputerName\\ComputerName]\r\n"
@@ -97,7 +97,7 @@ def test_zip_bomb_by_ratio_and_by_size(tmp_path):
 
 def test_lying_zip_header_is_capped_while_reading(tmp_path):
     """A member whose real size exceeds what the limit allows is cut off by the reader."""
-    from parsers.base import Source, SourceTooLarge
+    from rdsla.parsers.base import Source, SourceTooLarge
     z = _zip(tmp_path / "big.zip", {"a.reg": REG + b"\x00" * 10000})
     src = Source(display="big.zip!/a.reg", chain=(str(z), "a.reg"), size=10, max_bytes=100)
     with pytest.raises(SourceTooLarge):

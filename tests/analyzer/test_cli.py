@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from analyzer.cli import main
+from rdsla.analyzer.cli import main
 
 REG = b"\xff\xfe" + ("Windows Registry Editor Version 5.00\r\n\r\n"
                      "[HKEY_LOCAL_MACHINE\\SYSTEM\\Select]\r\n\"Current\"=dword:00000001\r\n").encode("utf-16-le")
@@ -56,7 +56,7 @@ def test_inventory_json_contract(bundle, capsys):
 
 
 def test_export_empty_frame_has_columns(bundle, capsys):
-    from analyzer.frames import SCHEMAS
+    from rdsla.analyzer.frames import SCHEMAS
     assert main(["export", str(bundle), "--frame", "keypacks", "--format", "csv"]) == 0
     header = capsys.readouterr().out.splitlines()[0]
     assert header.split(",") == list(SCHEMAS["keypacks"])

@@ -7,13 +7,13 @@ from datetime import datetime, timedelta, timezone
 import pandas as pd
 import pytest
 
-from analyzer.cli import main
-from analyzer.frames import make_frame
-from analyzer.hosts import build_profiles, os_label, parse_event_date
-from parsers.base import ParseOptions, Source
-from parsers.registry import parse
-from sample_data.forge.machine import Machine, software_tree, system_tree
-from sample_data.forge.regf_writer import render_reg_export, render_reg_query, write_hive
+from rdsla.analyzer.cli import main
+from rdsla.analyzer.frames import make_frame
+from rdsla.analyzer.hosts import build_profiles, os_label, parse_event_date
+from rdsla.parsers.base import ParseOptions, Source
+from rdsla.parsers.registry import parse
+from rdsla.sample_data.forge.machine import Machine, software_tree, system_tree
+from rdsla.sample_data.forge.regf_writer import render_reg_export, render_reg_query, write_hive
 
 T0 = datetime(2024, 1, 10, 8, 0, tzinfo=timezone.utc)
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)

@@ -1,8 +1,8 @@
 """Pipeline steps that combine artifacts."""
 import pandas as pd
 
-from analyzer.frames import make_frame
-from analyzer.pipeline import collection_time, join_issued_to_keypacks
+from rdsla.analyzer.frames import make_frame
+from rdsla.analyzer.pipeline import collection_time, join_issued_to_keypacks
 
 
 def test_issued_licenses_take_version_and_type_from_their_pack():
@@ -41,10 +41,10 @@ def test_a_decoder_that_never_returns_is_killed_and_the_rest_is_read(tmp_path, m
     naming the limit, and every other file of the bundle is still parsed."""
     import time
 
-    import parsers.evtx
-    from analyzer.limits import Limits
-    from analyzer.pipeline import ingest
-    from parsers.base import ParseOptions
+    import rdsla.parsers.evtx as evtx
+    from rdsla.analyzer.limits import Limits
+    from rdsla.analyzer.pipeline import ingest
+    from rdsla.parsers.base import ParseOptions
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "stuck.evtx").write_bytes(b"ElfFile\x00" + b"\x00" * 4088)
     (tmp_path / "b" / "RDSH01_TS.reg").write_bytes(b"\xff\xfe" + (
@@ -56,7 +56,7 @@ def test_a_decoder_that_never_returns_is_killed_and_the_rest_is_read(tmp_path, m
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})   # like a native loop: no handler runs
         while True:
             time.sleep(0.05)
-    monkeypatch.setattr(parsers.evtx, "parse", spin)     # inherited by the forked workers
+    monkeypatch.setattr(evtx, "parse", spin)     # inherited by the forked workers
     started = time.monotonic()
     ingested = ingest([str(tmp_path / "b")], ParseOptions(limits=Limits(artifact_seconds=2)), jobs=1)
     assert time.monotonic() - started < 30

@@ -1,7 +1,7 @@
 """Artifacts are recognized by content, whatever their names."""
 import pytest
 
-from analyzer.sniff import decode_text, sniff
+from rdsla.analyzer.sniff import decode_text, sniff
 
 REG5 = "Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\SYSTEM\\Select]\r\n\"Current\"=dword:00000001\r\n"
 REG_QUERY = ("\r\nHKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\RCM\\Licensing Core\r\n"
@@ -35,7 +35,7 @@ def test_kind_from_content(head, kind):
 
 def test_name_does_not_matter(tmp_path):
     """A .evtx name with registry content is a registry export (never trust names)."""
-    from analyzer.bundle import open_bundle
+    from rdsla.analyzer.bundle import open_bundle
     (tmp_path / "System.evtx").write_bytes(REG5.encode("utf-8"))
     (tmp_path / "notes.txt").write_bytes(b"ElfFile\x00" + b"\x00" * 4088)
     intake = open_bundle([str(tmp_path)])

@@ -1,5 +1,5 @@
 """analyzer.spreadsheet: CSV cells that a spreadsheet would run become text."""
-from analyzer.spreadsheet import safe_cell
+from rdsla.analyzer.spreadsheet import safe_cell
 
 
 def test_formula_starts_get_an_apostrophe_and_the_rest_is_untouched():

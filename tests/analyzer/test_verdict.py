@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from analyzer.model import Evidence, Finding
-from analyzer.verdict import confidence, rank, score
-from rules.engine import run_rules
+from rdsla.analyzer.model import Evidence, Finding
+from rdsla.analyzer.verdict import confidence, rank, score
+from rdsla.rules.engine import run_rules
 from tests.rules.test_rules import (AS_OF, BUILTIN, event, healthy, keypack, license_server, make_analysis,
                                     session_host)
 

@@ -23,14 +23,14 @@ from typing import Optional
 
 import pandas as pd
 
-from analyzer.bundle import open_bundle
-from analyzer.limits import Limits
-from analyzer.pipeline import parse_source
-from parsers.base import ParseOptions, ParseResult, Source
+from rdsla.analyzer.bundle import open_bundle
+from rdsla.analyzer.limits import Limits
+from rdsla.analyzer.pipeline import parse_source
+from rdsla.parsers.base import ParseOptions, ParseResult, Source
 
-MODULES = {"evtx": "parsers.evtx", "hive": "parsers.registry", "reg_export": "parsers.registry",
-           "reg_query": "parsers.registry", "licensing_csv": "parsers.licensing",
-           "licensing_html": "parsers.licensing", "licensing_text": "parsers.licensing"}
+MODULES = {"evtx": "rdsla.parsers.evtx", "hive": "rdsla.parsers.registry", "reg_export": "rdsla.parsers.registry",
+           "reg_query": "rdsla.parsers.registry", "licensing_csv": "rdsla.parsers.licensing",
+           "licensing_html": "rdsla.parsers.licensing", "licensing_text": "rdsla.parsers.licensing"}
 TIME_LIMIT = float(os.environ.get("RDSLA_FUZZ_TIME_LIMIT", "20"))   # seconds per call
 MEM_BASE = 64 << 20                                                   # bytes
 MEM_FACTOR = 64                                                       # x input size

@@ -22,7 +22,7 @@ SMALL_EVTX = 256 * 1024        # real files up to this size are used as seeds
 
 def system_tree(computer: str = "RDSH01", servers=("LS01.contoso.com", "LS02"), many: int = 520, blob: int = 20480):
     """A small SYSTEM tree; ``many`` subkeys under one key force an ``ri`` index root."""
-    from sample_data.forge.regf_writer import (REG_BINARY, REG_DWORD, REG_EXPAND_SZ, REG_MULTI_SZ, REG_QWORD,
+    from rdsla.sample_data.forge.regf_writer import (REG_BINARY, REG_DWORD, REG_EXPAND_SZ, REG_MULTI_SZ, REG_QWORD,
                                                REG_SZ, system_skeleton)
     root = system_skeleton(WHEN)
     cs = root.key("ControlSet001")
@@ -49,7 +49,7 @@ def system_tree(computer: str = "RDSH01", servers=("LS01.contoso.com", "LS02"), 
 
 @lru_cache(maxsize=None)
 def hive_seeds() -> tuple[bytes, ...]:
-    from sample_data.forge.regf_writer import build_hive
+    from rdsla.sample_data.forge.regf_writer import build_hive
     big, _ = build_hive(system_tree(), file_name="SYSTEM", timestamp=WHEN)
     small, _ = build_hive(system_tree("LS01", ("LS01",), many=3), file_name=r"\??\C:\Windows\System32\config\SYSTEM",
                           timestamp=WHEN)
@@ -58,7 +58,7 @@ def hive_seeds() -> tuple[bytes, ...]:
 
 @lru_cache(maxsize=None)
 def reg_export_seeds() -> tuple[bytes, ...]:
-    from sample_data.forge.reg_text import render_reg_export
+    from rdsla.sample_data.forge.reg_text import render_reg_export
     utf16 = render_reg_export(system_tree(many=2, blob=48), r"HKEY_LOCAL_MACHINE\SYSTEM")
     text = utf16[2:].decode("utf-16-le")
     return (utf16, text.encode("utf-8"), text.replace("Windows Registry Editor Version 5.00", "REGEDIT4").encode("cp1252"))
@@ -66,7 +66,7 @@ def reg_export_seeds() -> tuple[bytes, ...]:
 
 @lru_cache(maxsize=None)
 def reg_query_seeds() -> tuple[bytes, ...]:
-    from sample_data.forge.reg_text import render_reg_query
+    from rdsla.sample_data.forge.reg_text import render_reg_query
     text = render_reg_query(system_tree(many=2, blob=48), r"HKEY_LOCAL_MACHINE\SYSTEM")
     return (text.encode("utf-8"), b"\xff\xfe" + text.encode("utf-16-le"), text.encode("cp1252"))
 
@@ -79,8 +79,8 @@ def licensing_seeds() -> tuple[tuple[str, bytes], ...]:
 
 def _forge_evtx() -> list[bytes]:
     try:
-        from sample_data.forge.evtx_writer import write_evtx
-        from sample_data.forge.windows_events import noise_events, rcm_licensing_event
+        from rdsla.sample_data.forge.evtx_writer import write_evtx
+        from rdsla.sample_data.forge.windows_events import noise_events, rcm_licensing_event
     except Exception:   # noqa: BLE001 - the writer is still being written by another engineer
         return []
     import random

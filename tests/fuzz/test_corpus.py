@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.limits import Limits
-from parsers.base import Source
+from rdsla.analyzer.limits import Limits
+from rdsla.parsers.base import Source
 from tests.fuzz import harness
 
 CORPUS = Path(__file__).with_name("corpus")

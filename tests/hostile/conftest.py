@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 
-from analyzer.cli import main
+from rdsla.analyzer.cli import main
 
 FIXTURES = Path(__file__).resolve().parents[1] / "parsers" / "fixtures" / "licensing"
 ZIP_TIME = (2024, 11, 5, 10, 15, 0)

@@ -17,7 +17,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "parsers" / "fixtures" / "licen
 
 def _hive(computer="LS01") -> bytes:
     from tests.fuzz.seeds import system_tree
-    from sample_data.forge.regf_writer import build_hive
+    from rdsla.sample_data.forge.regf_writer import build_hive
     data, _ = build_hive(system_tree(computer, (computer,), many=3, blob=64), file_name="SYSTEM",
                          timestamp=__import__("tests.fuzz.seeds", fromlist=["WHEN"]).WHEN)
     return data
@@ -25,7 +25,7 @@ def _hive(computer="LS01") -> bytes:
 
 def _dirty_hive() -> bytes:
     from tests.fuzz.seeds import WHEN, system_tree
-    from sample_data.forge.regf_writer import build_hive
+    from rdsla.sample_data.forge.regf_writer import build_hive
     data, _ = build_hive(system_tree("RDSH02", ("LS01",), many=3, blob=64), file_name="SYSTEM", timestamp=WHEN, dirty=True)
     return data
 
@@ -97,7 +97,7 @@ def test_output_inside_the_input_is_refused(tmp_path, upload, capsys):
     assert tree_digest(bundle) == before
 
 
-@pytest.mark.skipif(importlib.util.find_spec("analyzer.batch") is None, reason="analyzer.batch not written yet")
+@pytest.mark.skipif(importlib.util.find_spec("rdsla.analyzer.batch") is None, reason="analyzer.batch not written yet")
 def test_batch_does_not_touch_the_input(tmp_path, upload, capsys, private_tmp):
     bundle, _ = upload
     cases = tmp_path / "cases"
@@ -154,12 +154,12 @@ def test_temp_files_removed_after_ctrl_c(tmp_path, capsys, private_tmp, monkeypa
 
 
 def test_ctrl_c_in_a_text_parser(tmp_path, capsys, private_tmp, monkeypatch):
-    import parsers.licensing
+    import rdsla.parsers.licensing as licensing
 
     def interrupted(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(parsers.licensing, "parse", interrupted)
+    monkeypatch.setattr(licensing, "parse", interrupted)
     z = make_zip(tmp_path / "upload.zip", {"LS01_KeyPacks.csv": keypacks_csv(), "RDSH01_TS.reg": reg_text()})
     before = tree_digest(z)
     code, _, err = run(capsys, "inventory", str(z), "--json", "--jobs", "1")

@@ -91,8 +91,8 @@ def test_artifact_timeout_is_a_ledger_entry_and_the_rest_is_read(tmp_path, monke
     import json
     import time
 
-    import parsers.licensing
-    from analyzer.cli import main
+    import rdsla.parsers.licensing as licensing
+    from rdsla.analyzer.cli import main
     bundle = tmp_path / "b"
     bundle.mkdir()
     (bundle / "LS01_KeyPacks.csv").write_text("KeyPackId,TotalLicenses,IssuedLicenses,ProductVersionID\n4,20,1,6\n")
@@ -101,7 +101,7 @@ def test_artifact_timeout_is_a_ledger_entry_and_the_rest_is_read(tmp_path, monke
 
     def hang(source, options):
         time.sleep(30)
-    monkeypatch.setattr(parsers.licensing, "parse", hang)
+    monkeypatch.setattr(licensing, "parse", hang)
     started = time.monotonic()
     assert main(["inventory", str(bundle), "--json", "--jobs", "1", "--artifact-timeout", "1"]) == 0
     assert time.monotonic() - started < 20

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("reports.html")
+pytest.importorskip("rdsla.reports.html")
 from lxml import html as lhtml  # noqa: E402
 
 from tests.hostile.conftest import run  # noqa: E402
@@ -115,7 +115,7 @@ def report(tmp_path_factory, server) -> Path:
     root = tmp_path_factory.mktemp("xss")
     bundle = build_bundle(root, server)
     out = root / "out"
-    from analyzer.cli import main
+    from rdsla.analyzer.cli import main
     code = main(["analyze", str(bundle), "-o", str(out / "report.html"), "--json", str(out / "findings.json"),
                  "--md", str(out / "summary.md"), "--quiet", "--jobs", "1"])
     assert code in (0, 1)

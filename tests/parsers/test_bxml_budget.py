@@ -12,9 +12,9 @@ import Evtx.Nodes as e_nodes
 import Evtx.BinaryParser as e_bp
 from Evtx.BinaryParser import ParseException
 
-from parsers import bxml_budget
-from parsers.evtx_python import CHUNK_SIZE, PythonDecoder  # importing it installs the patched walk
-from parsers.evtx_rows import RowSink
+from rdsla.parsers import bxml_budget
+from rdsla.parsers.evtx_python import CHUNK_SIZE, PythonDecoder  # importing it installs the patched walk
+from rdsla.parsers.evtx_rows import RowSink
 from tests.parsers.test_evtx_forge import parse_file, records, writer
 
 OPEN_ELEMENT = bytes([0x01, 0, 0, 0, 0, 0, 0, 0x00, 0x01, 0, 0])   # name string at chunk offset 0x100

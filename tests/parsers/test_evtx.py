@@ -4,8 +4,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from parsers.base import ParseOptions, Source
-from parsers.evtx import parse
+from rdsla.parsers.base import ParseOptions, Source
+from rdsla.parsers.evtx import parse
 
 
 def src(path: Path) -> Source:

@@ -4,10 +4,10 @@ from datetime import datetime, timedelta, timezone
 import pandas as pd
 import pytest
 
-from parsers.base import ParseOptions, Source
-from parsers.evtx import parse
+from rdsla.parsers.base import ParseOptions, Source
+from rdsla.parsers.evtx import parse
 
-writer = pytest.importorskip("sample_data.forge.evtx_writer")
+writer = pytest.importorskip("rdsla.sample_data.forge.evtx_writer")
 
 RCM = "Microsoft-Windows-TerminalServices-RemoteConnectionManager"
 T0 = datetime(2025, 3, 1, 8, 0, 0, 123456, tzinfo=timezone.utc)
@@ -136,7 +136,7 @@ def test_rows_do_not_depend_on_the_memo_size(tmp_path, monkeypatch):
     path = tmp_path / "Unique.evtx"
     writer.write_evtx(path, out)
     whole = parse_file(path, all_events=True).frames["events"]
-    import parsers.evtx_rust as rust
+    import rdsla.parsers.evtx_rust as rust
     monkeypatch.setattr(rust, "TAIL_MEMO", 5)
     small = parse_file(path, all_events=True).frames["events"]
     pd.testing.assert_frame_equal(whole, small)

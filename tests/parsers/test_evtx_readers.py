@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from parsers.base import ParseOptions, Source
-from parsers.evtx import parse
+from rdsla.parsers.base import ParseOptions, Source
+from rdsla.parsers.evtx import parse
 
 EVTXEXPORT = shutil.which("evtxexport")
 pytestmark = pytest.mark.skipif(EVTXEXPORT is None, reason="evtxexport (Debian libevtx-utils) not installed")

@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from analyzer.cli import main
-from analyzer.sniff import sniff
-from parsers.licensing import parse_bytes
+from rdsla.analyzer.cli import main
+from rdsla.analyzer.sniff import sniff
+from rdsla.parsers.licensing import parse_bytes
 
 FIX = Path(__file__).parent / "fixtures" / "licensing"
 UTC = timezone.utc
@@ -246,7 +246,7 @@ def test_cal_usage_csv_with_preamble_any_column_order():
     ("2038-01-19T03:14:07+01:00", False, datetime(2038, 1, 19, 2, 14, 7, tzinfo=UTC)),
 ])
 def test_dates_to_utc(text, day_first, expected):
-    from parsers.licensing_normalize import to_utc
+    from rdsla.parsers.licensing_normalize import to_utc
     assert to_utc(text, day_first) == expected
 
 

@@ -8,10 +8,10 @@ from datetime import datetime, timezone
 import pandas as pd
 import pytest
 
-from parsers.base import ParseOptions, ParseResult, Source
-from parsers.registry import parse, wanted
-from sample_data.forge.machine import Machine, software_tree, system_tree
-from sample_data.forge.regf_writer import (REG_BINARY, REG_DWORD, REG_MULTI_SZ, REG_QWORD, REG_SZ, RegKey,
+from rdsla.parsers.base import ParseOptions, ParseResult, Source
+from rdsla.parsers.registry import parse, wanted
+from rdsla.sample_data.forge.machine import Machine, software_tree, system_tree
+from rdsla.sample_data.forge.regf_writer import (REG_BINARY, REG_DWORD, REG_MULTI_SZ, REG_QWORD, REG_SZ, RegKey,
                                            build_hive, render_reg_export, render_reg_query, write_hive)
 
 T0 = datetime(2024, 1, 10, 8, 0, tzinfo=timezone.utc)

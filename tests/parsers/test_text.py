@@ -1,7 +1,7 @@
 """One decoder for every text export (.reg, reg query, licensing text)."""
 import pytest
 
-from parsers.text import decode_text
+from rdsla.parsers.text import decode_text
 
 TEXT = "KeyPackId : 4\r\nProductVersion : Windows Server 2008 oder Windows Server 2008 R2 Müller\r\n"
 

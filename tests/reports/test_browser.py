@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from reports.html import render
+from rdsla.reports.html import render
 from tests.reports.test_html_data import hostile_analysis, multi_host_analysis, single_host_analysis
 
 pytestmark = pytest.mark.browser
@@ -145,7 +145,7 @@ def test_hostile_report_runs_no_injected_script(browser, tmp_path):
 
 
 def _sample_bundles():
-    from sample_data.forge.scenarios import SCENARIOS
+    from rdsla.sample_data.forge.scenarios import SCENARIOS
     root = Path(__file__).resolve().parents[2] / "sample_data" / "bundles"
     out = []
     for factory in SCENARIOS:
@@ -159,7 +159,7 @@ def _sample_bundles():
 def test_every_sample_report_shows_its_expected_cause_in_the_first_screen(browser, tmp_path, bundle, causes,
                                                                            host, alt_hosts):
     """The real pipeline's report of each committed sample bundle (issue 8, "Done when")."""
-    from analyzer.pipeline import analyze
+    from rdsla.analyzer.pipeline import analyze
     analysis = analyze([str(bundle)], jobs=1)
     page = _open(browser, tmp_path, bundle.stem, analysis)
     try:

@@ -7,7 +7,7 @@ import pytest
 from lxml import etree
 from lxml import html as lhtml
 
-from reports.html import render, static_assets
+from rdsla.reports.html import render, static_assets
 from tests.reports.test_html_data import HOSTILE, PAYLOADS, hostile, hostile_analysis
 
 # Tags of fields whose text the report must show (each went into one string field of the analysis).
@@ -75,7 +75,7 @@ def test_template_syntax_in_data_is_not_evaluated(doc):
 
 
 def test_markdown_escapes_bundle_strings():
-    from reports.markdown import render as render_md
+    from rdsla.reports.markdown import render as render_md
     out = render_md(hostile_analysis())
     for needle in ("<script", "<img", "<iframe", "<svg", "</style", "<!--", "*bold*", "_it_", "`code`", "| *"):
         assert needle not in out, needle

@@ -8,8 +8,8 @@ import re
 import pytest
 from lxml import html as lhtml
 
-from reports.html import render
-from reports.view import EVENT_ROW_CAP
+from rdsla.reports.html import render
+from rdsla.reports.view import EVENT_ROW_CAP
 from tests.reports.test_html_data import big_analysis, multi_host_analysis, single_host_analysis
 
 
@@ -155,7 +155,7 @@ def test_multi_host_precedence_and_pool(multi):
 
 @pytest.mark.skipif(not _compat_available(), reason="rules.compat does not exist yet")
 def test_matrices_highlight_bundle_versions(multi):
-    from rules.compat import compat_document
+    from rdsla.rules.compat import compat_document
     doc = compat_document()
     marks = matrix_marks(multi)
     expected = [("Session host accepts CAL", "2022", c) for c in ("2016", "2019")

@@ -1,7 +1,7 @@
 """The Markdown ticket summary: top cause, host, evidence lines, fix; escaping of bundle strings."""
 from __future__ import annotations
 
-from reports.markdown import md, md_block, render
+from rdsla.reports.markdown import md, md_block, render
 from tests.reports.test_html_data import multi_host_analysis, single_host_analysis
 
 

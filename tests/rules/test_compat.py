@@ -7,7 +7,7 @@ import re
 import pytest
 
 from tests.conftest import SHARED
-from rules.compat import (cal_labels, compat_document, license_server_accepts, render_tables, server_labels,
+from rdsla.rules.compat import (cal_labels, compat_document, license_server_accepts, render_tables, server_labels,
                           session_host_accepts)
 
 SEED = SHARED / "domain" / "seed-article.md"

@@ -6,11 +6,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from analyzer.frames import FRAME_NAMES, empty_frame, make_frame
-from analyzer.model import Analysis, Evidence, Fact, HostProfile
-from rules.engine import run_rule, run_rules
-from rules.api import Bundle
-from rules.registry import get_rule, load_rules
+from rdsla.analyzer.frames import FRAME_NAMES, empty_frame, make_frame
+from rdsla.analyzer.model import Analysis, Evidence, Fact, HostProfile
+from rdsla.rules.engine import run_rule, run_rules
+from rdsla.rules.api import Bundle
+from rdsla.rules.registry import get_rule, load_rules
 
 AS_OF = datetime(2024, 6, 1, 12, 0, tzinfo=timezone.utc)
 RCM = "Microsoft-Windows-TerminalServices-RemoteConnectionManager"
@@ -174,7 +174,7 @@ def test_pack_has_every_required_id_in_order():
 
 def test_rule_meta_is_frozen_and_validated():
     from dataclasses import FrozenInstanceError
-    from rules.api import RuleMeta
+    from rdsla.rules.api import RuleMeta
     meta = get_rule("RDSLIC-001").meta
     with pytest.raises(FrozenInstanceError):
         meta.title = "x"
@@ -192,7 +192,7 @@ def test_healthy_bundle_has_no_detected_cause_or_symptom():
 
 
 def test_a_rule_that_raises_becomes_not_checked():
-    from rules.api import Rule, RuleMeta
+    from rdsla.rules.api import Rule, RuleMeta
 
     def boom(ctx):
         raise RuntimeError("kaboom")
@@ -279,7 +279,7 @@ def test_003_mode_mismatch():
 def test_a_windows_client_with_rcm_defaults_is_not_a_session_host():
     """Every Windows has RCM\\Licensing Core\\LicensingMode = 1 (Remote Desktop for
     Administration); that alone must not make rules diagnose it (realdata Win10 SYSTEM hive)."""
-    from analyzer.model import HostProfile
+    from rdsla.analyzer.model import HostProfile
     client = HostProfile(name="DESKTOP-M3OSHQU")
     client.licensing_mode_candidates.append(reg_fact(1, "deployment", CORE, "LicensingMode", client.name))
     client.licensing_mode = client.licensing_mode_candidates[0]

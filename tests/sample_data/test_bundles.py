@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sample_data.forge.build import build_all, scenario_files
-from sample_data.forge.scenarios import SCENARIOS
+from rdsla.sample_data.forge.build import build_all, scenario_files
+from rdsla.sample_data.forge.scenarios import SCENARIOS
 
 BUNDLES = Path(__file__).resolve().parents[2] / "sample_data" / "bundles"
 NAMES = [factory().name for factory in SCENARIOS]
@@ -31,7 +31,7 @@ def test_forge_regenerates_committed_bundles_byte_for_byte(tmp_path):
     build_all(tmp_path)
     for name in NAMES:
         assert _files_of(bundle_path(name)) == _files_of(
-            tmp_path / (bundle_path(name).name)), f"{name}: run python -m sample_data.forge and commit"
+            tmp_path / (bundle_path(name).name)), f"{name}: run python -m rdsla.sample_data.forge and commit"
     committed = {p.name for p in BUNDLES.iterdir()}
     assert committed == {p.name for p in tmp_path.iterdir()}, "stale bundles in sample_data/bundles"
 
@@ -72,8 +72,8 @@ def test_scenarios_cover_both_event_forms_and_cal_versions():
 
 @lru_cache(maxsize=None)
 def _analysis(name: str):
-    from analyzer.pipeline import analyze
-    from parsers.base import ParseOptions
+    from rdsla.analyzer.pipeline import analyze
+    from rdsla.parsers.base import ParseOptions
     return analyze([str(bundle_path(name))], ParseOptions(), jobs=1)
 
 
@@ -118,7 +118,7 @@ def test_verdict_matches_expected(name):
 def test_host_profiles_show_what_each_scenario_was_built_with(name):
     """`rdsla hosts` on a sample bundle: every machine's OS, roles, domain membership,
     effective licensing mode and license servers (with the source that won) and certificate."""
-    from analyzer.hostnames import canonical
+    from rdsla.analyzer.hostnames import canonical
     scenario = next(f() for f in SCENARIOS if f().name == name)
     analysis = _analysis(name)
     for m in scenario.machines:

@@ -20,7 +20,7 @@ import evtx as rust_evtx
 import pytest
 from lxml import etree
 
-from sample_data.forge.evtx_writer import CHUNK_SIZE, FILE_HEADER_SIZE, EventRecord, write_evtx
+from rdsla.sample_data.forge.evtx_writer import CHUNK_SIZE, FILE_HEADER_SIZE, EventRecord, write_evtx
 
 T0 = datetime(2024, 3, 1, 8, 0, 0, 123456, tzinfo=timezone.utc)
 RCM = "Microsoft-Windows-TerminalServices-RemoteConnectionManager"

@@ -6,8 +6,8 @@ from __future__ import annotations
 import random
 from datetime import datetime, timezone
 
-from sample_data.forge.reg_text import render_reg_export, render_reg_query
-from sample_data.forge.regtree import (
+from rdsla.sample_data.forge.reg_text import render_reg_export, render_reg_query
+from rdsla.sample_data.forge.regtree import (
     REG_BINARY, REG_DWORD, REG_EXPAND_SZ, REG_MULTI_SZ, REG_NONE, REG_QWORD, REG_SZ, RegKey,
 )
 

@@ -17,11 +17,11 @@ import pytest
 from lxml import etree
 from regipy.registry import RegistryHive
 
-from sample_data.forge.regf_writer import (
+from rdsla.sample_data.forge.regf_writer import (
     BIG_DATA_SEGMENT, REG_BINARY, REG_DWORD, REG_EXPAND_SZ, REG_MULTI_SZ, REG_NONE, REG_QWORD,
     REG_SZ, RegKey, build_hive, name_hash, system_skeleton, write_hive,
 )
-from sample_data.forge.regtree import TYPE_NAMES, filetime, sort_key
+from rdsla.sample_data.forge.regtree import TYPE_NAMES, filetime, sort_key
 
 T0 = datetime(2024, 3, 5, 9, 30, 15, 123456, tzinfo=timezone.utc)
 BIG = bytes((i * 7 + 3) & 0xFF for i in range(40_000))

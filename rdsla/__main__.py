@@ -1,0 +1,4 @@
+"""``python -m rdsla``: the command line."""
+from rdsla.analyzer.cli import main
+
+raise SystemExit(main())
