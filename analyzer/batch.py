@@ -332,7 +332,7 @@ def dask_results(tasks: list[Task], scheduler: str, jobs: int, timeout: float,
         import dask
         from distributed import Client, LocalCluster, wait
     except ImportError as exc:
-        from rdsla.analyzer.cli import UsageError
+        from rdsla.core.errors import UsageError
         raise UsageError("--scheduler needs Dask: pip install 'rdsla[dask]'") from exc
     cluster = None
     if scheduler == "local":
@@ -470,7 +470,7 @@ def run_batch(inputs: list[str], out_dir: str, *, options: Optional[ParseOptions
               scheduler: Optional[str] = None, resume: bool = False, timeout: float = 900.0, fail_on: str = "error",
               quiet: bool = False, as_of: Optional[datetime] = None, worker: Callable[[Task], dict] = run_task,
               stream=None, on_row: Optional[Callable[[dict], None]] = None) -> BatchResult:
-    from rdsla.analyzer.cli import EXIT_BATCH_FAILED, EXIT_CAUSE, EXIT_OK, UsageError
+    from rdsla.core.errors import EXIT_BATCH_FAILED, EXIT_CAUSE, EXIT_OK, UsageError
 
     started = time.perf_counter()
     stream = stream if stream is not None else sys.stderr

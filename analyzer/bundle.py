@@ -18,8 +18,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional
 
-from rdsla.analyzer.hostnames import hint_from_file_name, hint_from_folders
-from rdsla.analyzer.limits import Limits
+from rdsla.core.hostnames import hint_from_file_name, hint_from_folders
+from rdsla.core.limits import Limits
 from rdsla.analyzer.sniff import sniff
 from rdsla.parsers.base import Source, open_zip
 

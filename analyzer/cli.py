@@ -15,15 +15,11 @@ from pathlib import Path
 from typing import Optional
 
 from rdsla import __version__
-from rdsla.analyzer.limits import Limits
-from rdsla.analyzer.model import SEVERITIES, severity_rank
+from rdsla.core.errors import EXIT_CAUSE, EXIT_OK, EXIT_USAGE, UsageError
+from rdsla.core.limits import Limits
+from rdsla.core.model import SEVERITIES, severity_rank
 from rdsla.parsers.base import ParseOptions
 
-EXIT_OK, EXIT_CAUSE, EXIT_USAGE, EXIT_BATCH_FAILED = 0, 1, 2, 3
-
-
-class UsageError(Exception):
-    pass
 
 
 def _size(text: str) -> int:

@@ -8,24 +8,21 @@ Registry lookups use ``key_ccs`` so only the current control set counts.
 """
 from __future__ import annotations
 
-import csv
 import re
 from collections import Counter, defaultdict
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
-from functools import lru_cache
-from pathlib import Path
 from typing import Any, Optional
 
 import pandas as pd
 
-from rdsla.analyzer import facts as F
-from rdsla.analyzer.frames import empty_frame
-from rdsla.analyzer.hostnames import canonical
-from rdsla.analyzer.model import (SOURCE_DEPLOYMENT, SOURCE_GROUP_POLICY, SOURCE_WMI, Evidence, Fact, GracePeriod,
+from rdsla.core import facts as F
+from rdsla.core.os_builds import os_label
+from rdsla.core.frames import empty_frame
+from rdsla.core.hostnames import canonical
+from rdsla.core.model import (SOURCE_DEPLOYMENT, SOURCE_GROUP_POLICY, SOURCE_WMI, Evidence, Fact, GracePeriod,
                             HostProfile)
 
-OS_BUILDS_FILE = Path(__file__).with_name("data") / "os_builds.csv"
 
 SYS = r"HKLM\SYSTEM\CurrentControlSet"
 TS = SYS + r"\Control\Terminal Server"
@@ -57,21 +54,6 @@ GRACE_WARNING_ID = 1129
 GRACE_DAYS = 120
 
 
-@lru_cache(maxsize=1)
-def os_builds() -> dict[int, tuple[str, str]]:
-    with OS_BUILDS_FILE.open(encoding="utf-8") as fh:
-        return {int(r["build"]): (r["server"], r["client"]) for r in csv.DictReader(fh)}
-
-
-def os_label(build: int, server: Optional[bool]) -> Optional[str]:
-    """7601 -> "2008R2" on a server, "Windows 7 SP1" on a client (same builds, two products)."""
-    known = os_builds().get(build)
-    if known is None:
-        return None
-    srv, cli = known
-    if server is False:
-        return cli or srv or None
-    return srv or cli or None
 
 
 # --- evidence ---------------------------------------------------------------------------------

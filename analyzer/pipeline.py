@@ -19,10 +19,10 @@ import pandas as pd
 
 from rdsla.analyzer import processes
 from rdsla.analyzer.bundle import Intake, open_bundle
-from rdsla.analyzer.facts import COLLECTED_AT
-from rdsla.analyzer.frames import concat_frames, empty_frame, make_frame
-from rdsla.analyzer.hostnames import HostResolver, canonical
-from rdsla.analyzer.model import Analysis
+from rdsla.core.facts import COLLECTED_AT
+from rdsla.core.frames import concat_frames, empty_frame, make_frame
+from rdsla.core.hostnames import HostResolver, canonical
+from rdsla.core.model import Analysis
 from rdsla.parsers import parser_for
 from rdsla.parsers.base import ParseOptions, ParseResult, Source
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from rdsla.analyzer.hostnames import canonical
-from rdsla.analyzer.model import Analysis, Finding, RootCause, severity_rank
+from rdsla.core.hostnames import canonical
+from rdsla.core.model import Analysis, Finding, RootCause, severity_rank
 
 # general cause -> the specific causes that explain it better (when related hosts agree)
 SPECIFIC_OVER_GENERAL: dict[str, frozenset[str]] = {

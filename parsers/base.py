@@ -14,7 +14,7 @@ from typing import Optional
 
 import pandas as pd
 
-from rdsla.analyzer.limits import Limits
+from rdsla.core.limits import Limits
 
 
 class SourceTooLarge(Exception):

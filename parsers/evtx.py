@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 
-from rdsla.analyzer.facts import COLLECTED_AT
+from rdsla.core.facts import COLLECTED_AT
 from rdsla.parsers.base import ParseOptions, ParseResult, Source
 from rdsla.parsers.evtx_messages import load_messages
 from rdsla.parsers.evtx_rows import RowSink

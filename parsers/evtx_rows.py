@@ -13,8 +13,8 @@ from typing import Optional
 
 import pandas as pd
 
-from rdsla.analyzer.frames import frame_from_columns
-from rdsla.rules.catalog import CatalogEntry, legacy_event_id, lookup, relevant_keys
+from rdsla.core.frames import frame_from_columns
+from rdsla.core.catalog import CatalogEntry, legacy_event_id, lookup, relevant_keys
 
 COLUMNS = ("channel", "provider", "source_name", "event_id", "qualifiers", "legacy_event_id",
            "level", "time", "record_id", "computer", "user_sid", "data", "message")

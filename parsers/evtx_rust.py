@@ -24,7 +24,7 @@ from operator import add, attrgetter, getitem, is_, itemgetter
 from typing import Optional
 
 from rdsla.parsers.evtx_rows import RowSink, is_candidate, text_of
-from rdsla.rules.catalog import legacy_event_id, lookup
+from rdsla.core.catalog import legacy_event_id, lookup
 
 BATCH = 128          # small enough that a batch's records stay in CPU cache (4,096 cost ~40%)
 TIME_KEY = ',"TimeCreated":'

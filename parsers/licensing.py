@@ -13,8 +13,8 @@ import re
 from collections import Counter
 from typing import Optional
 
-from rdsla.analyzer import facts as F
-from rdsla.analyzer.frames import make_frame
+from rdsla.core import facts as F
+from rdsla.core.frames import make_frame
 from rdsla.parsers.base import ParseOptions, ParseResult, Source, SourceTooLarge
 from rdsla.parsers.licensing_normalize import Normalizer, codes, is_known, slash_day_first, to_int
 from rdsla.parsers.licensing_tables import Tables, decode, lines_of, pick_delimiter, read_csv, read_html, read_text

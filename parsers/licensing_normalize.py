@@ -21,7 +21,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
-from rdsla.analyzer import facts as F
+from rdsla.core import facts as F
+from rdsla.core.os_builds import server_label_of_version
 from rdsla.parsers.licensing_tables import Row
 
 _DATA = Path(__file__).with_name("data") / "licensing_codes.json"
@@ -168,15 +169,6 @@ def cal_type_of(product_type: Optional[int], type_and_model: str, description: s
     return c["description_prefix"].get(prefix)
 
 
-def os_label(version: str) -> tuple[Optional[str], Optional[int]]:
-    """``10.0.17763`` / ``6.3.9600`` -> ("2019", 17763)."""
-    m = re.search(r"\b\d+\.\d+\.(\d{4,5})\b", version or "")
-    if not m:
-        return None, None
-    build = int(m.group(1))
-    return codes()["os_builds"].get(str(build)), build
-
-
 def truthy(text: Any) -> Optional[bool]:
     s = str(text or "").strip().lower()
     if s in ("true", "1", "yes", "ja", "oui", "$true"):
@@ -281,7 +273,7 @@ class Normalizer:
                 self.fact(F.IN_TSLS_GROUP, val, "wmi_export", loc, row.fields, host)
             used = True
         if "win32_tslicenseserver" in cls or ("version" in f and {"productid", "databasepath", "serverrole"} & f.keys()):
-            label, build = os_label(f.get("version", ""))
+            label, build = server_label_of_version(f.get("version", ""))
             if label:
                 self.fact(F.LS_VERSION, label, "wmi_export", loc, row.fields, host)
             if build:

@@ -25,7 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Optional
 
-from rdsla.analyzer.frames import make_frame
+from rdsla.core.frames import make_frame
 from rdsla.parsers.base import ParseOptions, ParseResult, Source, SourceTooLarge
 from rdsla.parsers.text import decode_text
 

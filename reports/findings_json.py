@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from rdsla.analyzer.model import Analysis, jsonable
+from rdsla.core.model import Analysis, jsonable
 
 SCHEMA = "rdsla.findings/1"
 

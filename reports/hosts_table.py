@@ -10,7 +10,7 @@ import shutil
 from datetime import datetime
 from typing import Any, Optional
 
-from rdsla.analyzer.model import LICENSING_MODES, Analysis, Evidence, Fact, HostProfile
+from rdsla.core.model import LICENSING_MODES, Analysis, Evidence, Fact, HostProfile
 
 START_TYPES = {0: "boot", 1: "system", 2: "automatic", 3: "manual", 4: "disabled"}
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
-from rdsla.analyzer.model import Analysis
+from rdsla.core.model import Analysis
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from rdsla.analyzer.model import Analysis
+from rdsla.core.model import Analysis
 from rdsla.reports import view as vm
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from rdsla.analyzer.model import Analysis
+from rdsla.core.model import Analysis
 
 
 def summary(analysis: Analysis, outputs: dict[str, str] | None = None) -> str:

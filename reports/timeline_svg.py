@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import numpy as np
 import pandas as pd
 
-from rdsla.analyzer.model import Analysis
+from rdsla.core.model import Analysis
 
 WIDTH = 1100
 LABEL_W = 150

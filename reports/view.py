@@ -13,7 +13,7 @@ from typing import Any, Iterable, Optional
 import numpy as np
 import pandas as pd
 
-from rdsla.analyzer.model import (LICENSING_MODES, SEVERITIES, Analysis, Evidence, Fact, Finding,
+from rdsla.core.model import (LICENSING_MODES, SEVERITIES, Analysis, Evidence, Fact, Finding,
                             HostProfile, severity_rank)
 
 EVENT_ROW_CAP = 2000

@@ -16,8 +16,8 @@ from typing import Callable, Iterable, Optional
 
 import pandas as pd
 
-from rdsla.analyzer.hostnames import canonical
-from rdsla.analyzer.model import KINDS, SEVERITIES, Analysis, Evidence, Fact, Finding, HostProfile
+from rdsla.core.hostnames import canonical
+from rdsla.core.model import KINDS, SEVERITIES, Analysis, Evidence, Fact, Finding, HostProfile
 
 SCOPES = ("session_host", "license_server", "bundle")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from rdsla.analyzer.model import Analysis, Finding, HostProfile
+from rdsla.core.model import Analysis, Finding, HostProfile
 from rdsla.rules.api import Bundle, Context, Rule, license_servers, session_hosts
 from rdsla.rules.registry import load_rules
 

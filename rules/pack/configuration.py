@@ -8,9 +8,9 @@ wins (RDS_LICENSING.md 2.2 "Precedence").
 """
 from __future__ import annotations
 
-from rdsla.analyzer.hostnames import canonical
+from rdsla.core.hostnames import canonical
 
-from rdsla.analyzer.model import LICENSING_MODES
+from rdsla.core.model import LICENSING_MODES
 from rdsla.rules.api import (ORIGIN_LABEL, POLICY_KEY, RCM_LICENSING_CORE, SPECIFIED_LS_KEY, RuleMeta,
                        absent_value_evidence, events_evidence, fact_evidence, id_list, rule, servers_of)
 

@@ -104,7 +104,7 @@ def grace_reset(ctx):
         return [ctx.not_detected()]
     evidence = events_evidence(ev, "grace period had expired")
     if rewritten:
-        from rdsla.analyzer.model import Evidence
+        from rdsla.core.model import Evidence
         evidence.append(Evidence(frame="registry", source="", locator={
             "key": "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\RCM\\GracePeriod"},
             detail={"last_write": written}, note="GracePeriod key written after the expiry"))

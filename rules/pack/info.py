@@ -2,7 +2,7 @@
 (RDS_LICENSING.md 1.2, 1.3 (44, 16), 3.6, 5 #20)."""
 from __future__ import annotations
 
-from rdsla.analyzer.model import Evidence
+from rdsla.core.model import Evidence
 from rdsla.rules.api import COLLECT, RuleMeta, events_evidence, id_list, rule
 from rdsla.rules.api import license_servers as _lss, session_hosts as _shs
 

@@ -108,7 +108,7 @@ def not_in_tsc_group(ctx):
     evidence += fact_evidence(h.license_server.secure_licensing, note="License server security group policy")
     for data in ev.get("data", []):
         if isinstance(data, dict) and data:
-            from rdsla.analyzer.hostnames import canonical
+            from rdsla.core.hostnames import canonical
             name = canonical(next(iter(data.values())) or "")
             if name:
                 affected.append(name)
@@ -122,7 +122,7 @@ def not_in_tsc_group(ctx):
 
 def _service_events(ctx, name):
     """Licensing service state changes: LS events 0 (started) / 3 (stopped), SCM 7036/7040."""
-    from rdsla.rules.catalog import lookup
+    from rdsla.core.catalog import lookup
     ls = ctx.events(name, "ls", [0, 3])
     scm = ctx.events(name, "scm", [7036, 7040])
     rows = []

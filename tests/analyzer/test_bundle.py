@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rdsla.analyzer.bundle import open_bundle
-from rdsla.analyzer.limits import Limits
+from rdsla.core.limits import Limits
 
 REG = ("Windows Registry Editor Version 5.00\r\n\r\n"
        "[HKEY_LOCAL_MACHINE\\SYSTEM\\ControlSet001\\Control\\ComputerName\\ComputerName]\r\n"

@@ -56,7 +56,7 @@ def test_inventory_json_contract(bundle, capsys):
 
 
 def test_export_empty_frame_has_columns(bundle, capsys):
-    from rdsla.analyzer.frames import SCHEMAS
+    from rdsla.core.frames import SCHEMAS
     assert main(["export", str(bundle), "--frame", "keypacks", "--format", "csv"]) == 0
     header = capsys.readouterr().out.splitlines()[0]
     assert header.split(",") == list(SCHEMAS["keypacks"])

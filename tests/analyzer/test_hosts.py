@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from rdsla.analyzer.cli import main
-from rdsla.analyzer.frames import make_frame
+from rdsla.core.frames import make_frame
 from rdsla.analyzer.hosts import build_profiles, os_label, parse_event_date
 from rdsla.parsers.base import ParseOptions, Source
 from rdsla.parsers.registry import parse

@@ -1,7 +1,7 @@
 """Pipeline steps that combine artifacts."""
 import pandas as pd
 
-from rdsla.analyzer.frames import make_frame
+from rdsla.core.frames import make_frame
 from rdsla.analyzer.pipeline import collection_time, join_issued_to_keypacks
 
 
@@ -42,7 +42,7 @@ def test_a_decoder_that_never_returns_is_killed_and_the_rest_is_read(tmp_path, m
     import time
 
     import rdsla.parsers.evtx as evtx
-    from rdsla.analyzer.limits import Limits
+    from rdsla.core.limits import Limits
     from rdsla.analyzer.pipeline import ingest
     from rdsla.parsers.base import ParseOptions
     (tmp_path / "b").mkdir()

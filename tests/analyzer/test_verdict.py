@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from rdsla.analyzer.model import Evidence, Finding
+from rdsla.core.model import Evidence, Finding
 from rdsla.analyzer.verdict import confidence, rank, score
 from rdsla.rules.engine import run_rules
 from tests.rules.test_rules import (AS_OF, BUILTIN, event, healthy, keypack, license_server, make_analysis,

@@ -24,7 +24,7 @@ from typing import Optional
 import pandas as pd
 
 from rdsla.analyzer.bundle import open_bundle
-from rdsla.analyzer.limits import Limits
+from rdsla.core.limits import Limits
 from rdsla.analyzer.pipeline import parse_source
 from rdsla.parsers.base import ParseOptions, ParseResult, Source
 

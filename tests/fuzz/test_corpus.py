@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from rdsla.analyzer.limits import Limits
+from rdsla.core.limits import Limits
 from rdsla.parsers.base import Source
 from tests.fuzz import harness
 

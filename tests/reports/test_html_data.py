@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pandas as pd
 
-from rdsla.analyzer.frames import make_frame
-from rdsla.analyzer.model import (Analysis, Evidence, Fact, Finding, GracePeriod, HostProfile,
+from rdsla.core.frames import make_frame
+from rdsla.core.model import (Analysis, Evidence, Fact, Finding, GracePeriod, HostProfile,
                             LicenseServerFacts, RootCause)
 
 AS_OF = datetime(2024, 5, 2, 9, 30, tzinfo=timezone.utc)

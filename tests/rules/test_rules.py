@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from rdsla.analyzer.frames import FRAME_NAMES, empty_frame, make_frame
-from rdsla.analyzer.model import Analysis, Evidence, Fact, HostProfile
+from rdsla.core.frames import FRAME_NAMES, empty_frame, make_frame
+from rdsla.core.model import Analysis, Evidence, Fact, HostProfile
 from rdsla.rules.engine import run_rule, run_rules
 from rdsla.rules.api import Bundle
 from rdsla.rules.registry import get_rule, load_rules
@@ -279,7 +279,7 @@ def test_003_mode_mismatch():
 def test_a_windows_client_with_rcm_defaults_is_not_a_session_host():
     """Every Windows has RCM\\Licensing Core\\LicensingMode = 1 (Remote Desktop for
     Administration); that alone must not make rules diagnose it (realdata Win10 SYSTEM hive)."""
-    from rdsla.analyzer.model import HostProfile
+    from rdsla.core.model import HostProfile
     client = HostProfile(name="DESKTOP-M3OSHQU")
     client.licensing_mode_candidates.append(reg_fact(1, "deployment", CORE, "LicensingMode", client.name))
     client.licensing_mode = client.licensing_mode_candidates[0]

@@ -118,7 +118,7 @@ def test_verdict_matches_expected(name):
 def test_host_profiles_show_what_each_scenario_was_built_with(name):
     """`rdsla hosts` on a sample bundle: every machine's OS, roles, domain membership,
     effective licensing mode and license servers (with the source that won) and certificate."""
-    from rdsla.analyzer.hostnames import canonical
+    from rdsla.core.hostnames import canonical
     scenario = next(f() for f in SCENARIOS if f().name == name)
     analysis = _analysis(name)
     for m in scenario.machines:

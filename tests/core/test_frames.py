@@ -1,7 +1,7 @@
 """analyzer.frames: the column-wise builder gives exactly what make_frame gives."""
 import pandas as pd
 
-from rdsla.analyzer.frames import frame_from_columns, make_frame
+from rdsla.core.frames import frame_from_columns, make_frame
 
 
 def test_frame_from_columns_equals_make_frame_also_on_values_pyarrow_refuses():

@@ -1,4 +1,4 @@
-from rdsla.analyzer.hostnames import HostResolver, canonical, hint_from_file_name, hint_from_folders
+from rdsla.core.hostnames import HostResolver, canonical, hint_from_file_name, hint_from_folders
 
 
 def test_canonical_merges_fqdn_and_netbios():

@@ -1,6 +1,6 @@
 """The event catalog: which events the rules use, and how to name, match and render them.
 
-Knowledge lives in ``rules/data/event_catalog.csv`` (one row per provider + event id, from
+Knowledge lives in ``core/data/event_catalog.csv`` (one row per provider + event id, from
 ../shared/domain/RDS_LICENSING.md section 1); this module only loads and matches it.
 
 Matching follows section 1.1: the session-host service logs under Provider Name

@@ -1,6 +1,6 @@
-"""The event catalog (rules/data/event_catalog.csv) against RDS_LICENSING.md section 1."""
-from rdsla.rules import catalog
-from rdsla.rules.catalog import legacy_event_id, lookup, load_catalog, relevant_keys
+"""The event catalog (core/data/event_catalog.csv) against RDS_LICENSING.md section 1."""
+from rdsla.core import catalog
+from rdsla.core.catalog import legacy_event_id, lookup, load_catalog, relevant_keys
 
 RCM = "Microsoft-Windows-TerminalServices-RemoteConnectionManager"
 LS = "Microsoft-Windows-TerminalServices-Licensing"

@@ -1,0 +1,9 @@
+"""Errors every layer may raise and the command line turns into exit codes (DESIGN.md, "Contracts")."""
+from __future__ import annotations
+
+EXIT_OK, EXIT_CAUSE, EXIT_USAGE, EXIT_BATCH_FAILED = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    """The call itself is wrong (bad option, unreadable input, output inside an input, a missing
+    optional extra): the CLI prints the message on one line and exits 2."""
