@@ -21,7 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from rdsla.analyzer.frames import make_frame  # noqa: E402
+from rdsla.core.frames import make_frame  # noqa: E402
 from rdsla.analyzer.hosts import build_profiles  # noqa: E402
 from rdsla.parsers.base import ParseOptions, Source  # noqa: E402
 from rdsla.parsers.registry import parse  # noqa: E402
