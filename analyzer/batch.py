@@ -333,7 +333,7 @@ def dask_results(tasks: list[Task], scheduler: str, jobs: int, timeout: float,
         from distributed import Client, LocalCluster, wait
     except ImportError as exc:
         from rdsla.core.errors import UsageError
-        raise UsageError("--scheduler needs Dask: pip install 'rdsla[dask]'") from exc
+        raise UsageError("--scheduler needs Dask: pip install \"rdsla[dask]\"") from exc
     cluster = None
     if scheduler == "local":
         with dask.config.set({"distributed.scheduler.allowed-failures": 0}):

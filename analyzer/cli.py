@@ -193,7 +193,7 @@ def cmd_export(args) -> int:
         try:
             import pyarrow  # noqa: F401  (only checks it is installed)
         except ImportError as exc:
-            raise UsageError("--format parquet needs pyarrow (pip install 'rdsla[parquet]')") from exc
+            raise UsageError("--format parquet needs pyarrow: pip install \"rdsla[parquet]\"") from exc
         out = frame.copy()
         for col in out.columns:
             if out[col].dtype == object:
