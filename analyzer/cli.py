@@ -10,16 +10,14 @@ import argparse
 import json
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
-from rdsla import __version__
+from rdsla import __version__, api
 from rdsla.core.errors import EXIT_CAUSE, EXIT_OK, EXIT_USAGE, UsageError
 from rdsla.core.limits import Limits
 from rdsla.core.model import SEVERITIES, severity_rank
-from rdsla.parsers.base import ParseOptions
-
 
 
 def _size(text: str) -> int:
@@ -35,10 +33,9 @@ def _size(text: str) -> int:
 
 def _iso_time(text: str) -> datetime:
     try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return api.parse_time(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an ISO time: {text!r} (e.g. 2024-05-01T12:00:00Z)") from exc
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -60,12 +57,13 @@ def _common(p: argparse.ArgumentParser) -> None:
     g.add_argument("--artifact-timeout", type=int, default=d.artifact_seconds, help="seconds per artifact (default 600)")
 
 
-def _options(args) -> ParseOptions:
+def _options(args) -> dict:
+    """The common options as the Python API's keyword arguments (rdsla.api.OPTIONS)."""
     limits = Limits(max_file_bytes=args.max_file_size, max_total_bytes=args.max_total_size,
                     max_members=args.max_members, max_ratio=args.max_ratio, max_files=args.max_files,
                     artifact_seconds=args.artifact_timeout)
-    return ParseOptions(all_events=args.all_events, evtx_backend=args.evtx_backend,
-                        full_registry=args.full_registry, limits=limits)
+    return {"all_events": args.all_events, "evtx_backend": args.evtx_backend, "full_registry": args.full_registry,
+            "jobs": args.jobs, "limits": limits, "progress": _progress(args)}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -126,36 +124,24 @@ def _progress(args):
     return show
 
 
-def _ingest(args):
-    from rdsla.analyzer.pipeline import ingest
-    ingested = ingest(args.paths, _options(args), args.jobs, _progress(args))
-    if ingested.intake.inputs_opened == 0:
-        for m in ingested.intake.messages:
+def _read(args) -> api.Reading:
+    """``rdsla.read`` with the command's options; not one PATH opened: each reason on its own line."""
+    try:
+        return api.read(args.paths, **_options(args))
+    except api.ArgumentError as exc:
+        if not exc.messages:
+            raise
+        for m in exc.messages:
             print(f"rdsla: {m}", file=sys.stderr)
-        raise UsageError("not one PATH could be opened")
-    return ingested
-
-
-def _analysis(args):
-    from rdsla.analyzer.pipeline import reason
-    return reason(_ingest(args), args.paths, args.as_of)
-
-
-def _check_output(path: Optional[str], input_dirs: list[str]) -> None:
-    if not path:
-        return
-    target = Path(path).resolve()
-    for d in input_dirs:
-        if target == Path(d) or Path(d) in target.parents:
-            raise UsageError(f"{path}: refusing to write inside the input folder {d} (rdsla never writes into its input)")
+        raise UsageError("not one PATH could be opened") from exc
 
 
 def cmd_inventory(args) -> int:
-    ingested = _ingest(args)
-    for m in ingested.intake.messages:
+    reading = _read(args)
+    for m in reading.messages:
         print(f"rdsla: {m}", file=sys.stderr)
-    art = ingested.frames["artifacts"]
-    hosts = [{"name": n, "aliases": sorted(a)} for n, a in sorted(ingested.hosts.items())]
+    art = reading.artifacts
+    hosts = [{"name": n, "aliases": a} for n, a in reading.host_aliases.items()]
     rows = []
     for r in art.to_dict("records"):
         rows.append({"path": r["path"], "kind": r["kind"], "host": None if _na(r["host"]) else r["host"],
@@ -175,18 +161,11 @@ def cmd_inventory(args) -> int:
     return EXIT_OK
 
 
-def _output_path(path: Optional[str], default_name: str) -> Optional[str]:
-    """An existing folder given as an output file means the default file name in it."""
-    if path and Path(path).is_dir():
-        return str(Path(path) / default_name)
-    return path
-
-
 def cmd_export(args) -> int:
-    args.output = _output_path(args.output, f"{args.frame}.{args.format}")
-    ingested = _ingest(args)
-    _check_output(args.output, ingested.intake.input_dirs)
-    frame = ingested.frames[args.frame]
+    args.output = api.output_path(args.output, f"{args.frame}.{args.format}")
+    reading = _read(args)
+    reading.check_output(args.output)
+    frame = reading.frames[args.frame]
     if args.format == "parquet":
         if not args.output:
             raise UsageError("--format parquet needs -o FILE")
@@ -226,7 +205,7 @@ def cmd_export(args) -> int:
 
 def cmd_hosts(args) -> int:
     from rdsla.reports.hosts_table import render_hosts
-    analysis = _analysis(args)
+    analysis = _read(args).analyze(args.as_of).analysis
     if args.json:
         print(json.dumps({"as_of": analysis.as_of.isoformat(), "hosts": [h.to_dict(analysis.as_of) for h in analysis.hosts]},
                          indent=2, ensure_ascii=False))
@@ -237,9 +216,9 @@ def cmd_hosts(args) -> int:
 
 def cmd_analyze(args) -> int:
     outputs: dict[str, str] = {}
-    html_path = _output_path(args.output, "report.html")
-    json_path = _output_path(args.json_out, "findings.json")
-    md_path = _output_path(args.md_out, "summary.md")
+    html_path = api.output_path(args.output, "report.html")
+    json_path = api.output_path(args.json_out, "findings.json")
+    md_path = api.output_path(args.md_out, "summary.md")
     if args.formats:
         wanted = {f.strip() for f in args.formats.split(",") if f.strip()}
         unknown = wanted - {"html", "json", "md"}
@@ -249,27 +228,19 @@ def cmd_analyze(args) -> int:
         html_path = html_path or (str(out_dir / "report.html") if "html" in wanted else None)
         json_path = json_path or (str(out_dir / "findings.json") if "json" in wanted else None)
         md_path = md_path or (str(out_dir / "summary.md") if "md" in wanted else None)
-    ingested = _ingest(args)
-    for p in (html_path, json_path, md_path):
-        _check_output(p, ingested.intake.input_dirs)
-    from rdsla.analyzer.pipeline import reason
-    analysis = reason(ingested, args.paths, args.as_of)
-    if html_path:
-        from rdsla.reports.html import render as render_html
-        _write(html_path, render_html(analysis))
-        outputs["report"] = html_path
-    if json_path:
-        from rdsla.reports.findings_json import render as render_json
-        _write(json_path, render_json(analysis))
-        outputs["findings"] = json_path
-    if md_path:
-        from rdsla.reports.markdown import render as render_md
-        _write(md_path, render_md(analysis))
-        outputs["summary"] = md_path
+    reading = _read(args)
+    for p in (html_path, json_path, md_path):          # all refused before any is written
+        reading.check_output(p)
+    result = reading.analyze(args.as_of)
+    for label, path, write in (("report", html_path, result.to_html), ("findings", json_path, result.to_json),
+                               ("summary", md_path, result.to_markdown)):
+        if path:
+            _save(path, write)
+            outputs[label] = path
     if not args.quiet:
         from rdsla.reports.terminal import summary
-        print(summary(analysis, outputs))
-    return exit_code_for(analysis, args.fail_on)
+        print(summary(result.analysis, outputs))
+    return exit_code_for(result.analysis, args.fail_on)
 
 
 def exit_code_for(analysis, fail_on: str) -> int:
@@ -280,14 +251,16 @@ def exit_code_for(analysis, fail_on: str) -> int:
     return EXIT_OK
 
 
-def _write(path: str, text: str) -> None:
-    target = Path(path)
+def _save(path: str, write: Callable[[str], object]) -> None:
+    """Run ``write(path)``; a file system error is a usage error (exit 2) naming the path."""
     try:
-        if target.parent and not target.parent.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
+        write(path)
     except OSError as exc:
         raise UsageError(f"{path}: cannot write ({exc.strerror or exc})") from exc
+
+
+def _write(path: str, text: str) -> None:
+    _save(path, lambda p: api.write_text(p, text))
 
 
 def cmd_rules(args) -> int:
