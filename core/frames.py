@@ -50,7 +50,9 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "cal_type": "string",
         "total": "Int64",
         "issued": "Int64",
-        "available": "Int64",
+        "available": "Int64",       # total - issued where the export lacks AvailableLicenses
+        "unlimited": "boolean",     # True: sentinel, total/available null; False: counted; NA: unknown
+                                    # (read counts through core.cal_counts; RDS_LICENSING.md 3.1)
         "builtin": "boolean",
         "temporary": "boolean",
         "expires": UTC_TIME,

@@ -9,6 +9,9 @@ Format-List, wmic, rds-lic-svr-chk) gives the same rows for the same data.
 ``keypacks.status`` is the KeyPackType name: retail, volume, concurrent, temporary, open,
 builtin (type 6, "not supported" in [S14], seen on the built-in pack), type_7 (observed,
 undocumented [S37]), unknown; ``builtin`` when the pack says so and KeyPackType is absent.
+Counts (total / issued / available / unlimited) are normalized by :func:`core.cal_counts.normalize`:
+the unlimited sentinels (4294967295, -1: RDS_LICENSING.md 3.1) give null total/available and
+``unlimited`` True; a missing AvailableLicenses is derived as total - issued.
 Locale date strings carry no zone: they are read as UTC; ``d/m/y`` is chosen for slash dates
 when any slash date of the file has a first part above 12, else ``m/d/y``.
 """
@@ -21,6 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
+from rdsla.core import cal_counts
 from rdsla.core import facts as F
 from rdsla.core.os_builds import server_label_of_version
 from rdsla.parsers.licensing_tables import Row
@@ -334,7 +338,6 @@ class Normalizer:
             or kptype in c["builtin_keypack_types"]
         if builtin:
             version = None
-        sentinels = set(c["unlimited_sentinels"])
         status = c["keypack_type"].get(str(kptype), f"type_{kptype}") if kptype is not None else \
             ("builtin" if builtin else None)
         kind = (version, cal_type_of(ptype, tam, desc))
@@ -342,8 +345,7 @@ class Normalizer:
         self.keypacks.append({
             "license_server": host, "keypack_id": f["keypackid"], "cal_version": version,
             "cal_type": kind[1],
-            "total": None if total in sentinels else total, "issued": issued,
-            "available": None if avail in sentinels else avail,
+            **cal_counts.normalize(total, issued, avail),
             "builtin": bool(builtin), "temporary": kptype in c["temporary_keypack_types"],
             "expires": self._date(f, "expirationdate", row), "status": status,
         })

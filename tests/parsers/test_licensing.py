@@ -31,13 +31,13 @@ ISSUED_FILES = ["issued_export.csv", "issued_gb_semicolon_utf16.csv", "issued_ft
 
 EXPECTED_KEYPACKS = [
     dict(license_server="LS01", keypack_id="2", cal_version=None, cal_type="per_device", total=None, issued=0,
-         available=None, builtin=True, temporary=False, expires=utc(2035, 12, 31, 23), status="builtin"),
+         available=None, unlimited=True, builtin=True, temporary=False, expires=utc(2035, 12, 31, 23), status="builtin"),
     dict(license_server="LS01", keypack_id="3", cal_version="2019", cal_type="per_user", total=50, issued=12,
-         available=38, builtin=False, temporary=False, expires=utc(2038, 1, 19, 3, 14, 7), status="volume"),
+         available=38, unlimited=False, builtin=False, temporary=False, expires=utc(2038, 1, 19, 3, 14, 7), status="volume"),
     dict(license_server="LS01", keypack_id="5", cal_version="2012", cal_type="per_device", total=None, issued=3,
-         available=None, builtin=False, temporary=True, expires=utc(2024, 3, 1, 12), status="temporary"),
+         available=None, unlimited=True, builtin=False, temporary=True, expires=utc(2024, 3, 1, 12), status="temporary"),
     dict(license_server="LS01", keypack_id="7", cal_version="2022", cal_type="per_user", total=25, issued=25,
-         available=0, builtin=False, temporary=False, expires=utc(2038, 1, 19, 3, 14, 7), status="retail"),
+         available=0, unlimited=False, builtin=False, temporary=False, expires=utc(2038, 1, 19, 3, 14, 7), status="retail"),
 ]
 EXPECTED_ISSUED = [
     dict(license_server="LS01", keypack_id="5", cal_version=None, cal_type=None, issued_to="PC-0042", issued_on=utc(2024, 1, 10, 8, 30),
@@ -109,7 +109,8 @@ def _pick(r, *cols):
     return tuple(r[c] for c in cols)
 
 
-COLS = ("keypack_id", "cal_version", "cal_type", "total", "issued", "available", "builtin", "temporary", "status")
+COLS = ("keypack_id", "cal_version", "cal_type", "total", "issued", "available", "unlimited", "builtin", "temporary",
+        "status")
 
 
 def test_section6_checkmk_csv():
@@ -117,10 +118,10 @@ def test_section6_checkmk_csv():
     assert result.status == "ok"
     got = [_pick(r, *COLS) for r in rows(result, "keypacks")]
     assert got == [
-        ("13", "2008R2", "per_device", None, 100, None, False, True, "temporary"),
-        ("2", None, "per_device", None, 0, None, True, False, "builtin"),
-        ("4", "2012", "per_user", 300, 0, 300, False, False, "volume"),
-        ("3", "2019", "per_user", 2000, 1, 1999, False, False, "open"),
+        ("13", "2008R2", "per_device", None, 100, None, True, False, True, "temporary"),      # -1: unlimited
+        ("2", None, "per_device", None, 0, None, True, True, False, "builtin"),
+        ("4", "2012", "per_user", 300, 0, 300, False, False, False, "volume"),
+        ("3", "2019", "per_user", 2000, 1, 1999, False, False, False, "open"),
     ]
     assert rows(result, "keypacks")[0]["expires"] == utc(2038, 1, 19, 3, 14, 7)
     assert rows(result, "keypacks")[0]["license_server"] is None          # the pipeline fills it
@@ -137,9 +138,9 @@ def test_section6_table_with_hash_prefix():
     assert result.status == "ok"
     got = [_pick(r, *COLS) for r in rows(result, "keypacks")]
     assert got == [
-        ("2", None, "per_device", None, 0, None, True, False, "builtin"),
-        ("4", "2012", "per_user", 20, 11, 9, False, False, "volume"),
-        ("10", "2012", "per_user", 0, 0, 0, False, False, "type_7"),
+        ("2", None, "per_device", None, 0, None, True, True, False, "builtin"),          # 4294967295: unlimited
+        ("4", "2012", "per_user", 20, 11, 9, False, False, False, "volume"),   # AvailableLicenses as exported
+        ("10", "2012", "per_user", 0, 0, 0, False, False, False, "type_7"),   # a real 0, not unlimited
     ]
     assert rows(result, "keypacks")[1]["expires"] == utc(2038, 1, 1, 1)
 
@@ -151,6 +152,24 @@ def test_cal_version_from_localized_string_and_description_code():
             "3;A02-5.00-EX;;-1;0;-1\n")
     got = [_pick(r, "cal_version", "cal_type", "builtin", "total") for r in rows(parse_bytes(text.encode()), "keypacks")]
     assert got == [("2008R2", "per_device", False, 10), ("2019", "per_user", False, 20), (None, "per_device", True, None)]
+
+
+def test_counts_missing_available_is_derived_missing_total_is_unknown():
+    """AvailableLicenses absent: total - issued (never below 0); no count at all: unknown (NA),
+    never unlimited (bug 3)."""
+    text = ("KeyPackId,Description,KeyPackType,ProductType,ProductVersion,ProductVersionID,TotalLicenses,"
+            "IssuedLicenses,ExpirationDate\n"
+            "3,C50-10.01-S,2,1,Windows Server 2019,6,50,50,20380119031407.000000-000\n"
+            "4,C50-10.01-S,2,1,Windows Server 2019,6,20,25,20380119031407.000000-000\n"
+            "5,C50-10.01-S,2,1,Windows Server 2019,6,30,,20380119031407.000000-000\n"
+            "6,C50-10.01-S,2,1,Windows Server 2019,6,,4,20380119031407.000000-000\n"
+            "2,A02-5.00-EX,6,3,Windows 2000 Server,0,4294967295,0,20351231230000.000000-000\n")
+    result = parse_bytes(text.encode())
+    assert result.status == "ok", result.warnings
+    got = [_pick(r, "keypack_id", "total", "issued", "available", "unlimited") for r in rows(result, "keypacks")]
+    assert got == [("3", 50, 50, 0, False), ("4", 20, 25, 0, False), ("5", 30, None, None, False),
+                   ("6", None, 4, None, None), ("2", None, 0, None, True)]
+    assert result.frames["keypacks"]["unlimited"].dtype == "boolean"
 
 
 # --- facts ------------------------------------------------------------------------------------
@@ -298,5 +317,6 @@ def test_garbage_never_raises(data):
 def test_cli_export_keypacks(capsys):
     assert main(["export", str(FIX / "keypacks_wmic.txt"), "--frame", "keypacks", "--format", "csv"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith("license_server,keypack_id,cal_version,cal_type,total,issued,available")
-    assert out[2].startswith("LS01,3,2019,per_user,50,12,38,False,False,2038-01-19T03:14:07")
+    assert out[0].startswith("license_server,keypack_id,cal_version,cal_type,total,issued,available,unlimited")
+    assert out[2].startswith("LS01,3,2019,per_user,50,12,38,False,False,False,2038-01-19T03:14:07")
+    assert out[1].startswith("LS01,2,,per_device,,0,,True,True,False,")          # built-in: unlimited
