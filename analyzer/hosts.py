@@ -16,7 +16,9 @@ from typing import Any, Optional
 
 import pandas as pd
 
+from rdsla.core import catalog
 from rdsla.core import facts as F
+from rdsla.core.needs import Needs, UndeclaredNeed
 from rdsla.core.os_builds import os_label
 from rdsla.core.frames import empty_frame
 from rdsla.core.hostnames import canonical
@@ -44,13 +46,23 @@ ROLE_COMPONENTS = {"RDS-RD-Server": "session_host", "RDS-Licensing": "licensing"
 ROLE_SERVICES = {"TermServLicensing": "licensing", "Tssdis": "connection_broker", "TSGateway": "gateway"}
 CERT_VALUES = ("X509 Certificate", "X509 Certificate2", "X509 Certificate ID", "Certificate")
 
-RCM_PROVIDERS = {"microsoft-windows-terminalservices-remoteconnectionmanager", "termservice"}
-LS_PROVIDERS = {"microsoft-windows-terminalservices-licensing", "termservlicensing"}
 # RCM licensing events by legacy id (RDS_LICENSING.md 1.2): seen => the machine is a session host
-RCM_LICENSING_IDS = {1003, 1004, 1011, 1028, 1043, 1061, 1068, 1069, 1128, 1129, 1130, 1131, 1132, 1133}
-RCM_ROLE_MISSING = 1136                       # "RD Session Host Server role is not installed."
-GRACE_EXPIRED_IDS = {1128, 1069}
-GRACE_WARNING_ID = 1129
+# What the profile builder reads, as event catalog keys (core/data/event_catalog.csv): the
+# pipeline keeps these events for it (core.needs); reading any other raises UndeclaredNeed.
+RCM_LICENSING_EVENTS = (
+    "client_license_invalid", "cannot_issue_client_license", "temporary_license_expired", "license_not_renewed",
+    "rdsh_not_in_endpoint_group", "ad_user_license_lookup_failed", "licensing_mode_not_configured",
+    "grace_expired_mode_not_configured", "grace_period_expired", "grace_period_expiring",
+    "no_license_server_specified", "license_server_unreachable", "license_server_os_unsupported",
+    "rdsh_ls_certificate_invalid")
+RCM_ROLE_MISSING = "rdsh_role_not_installed"          # "RD Session Host Server role is not installed."
+GRACE_EXPIRED_EVENTS = ("grace_period_expired", "grace_expired_mode_not_configured")
+GRACE_WARNING_EVENT = "grace_period_expiring"
+OS_AT_BOOT = "os_version_at_boot"                     # EventLog 6009
+LS_SERVICE_STATE = "ls_service_state"                 # SCM 7036 for TermServLicensing
+LS_EVENTS = tuple(sorted(e.key for e in catalog.load_catalog() if catalog.family(e) == "ls"))
+
+NEEDS = Needs.of(events=(*RCM_LICENSING_EVENTS, RCM_ROLE_MISSING, OS_AT_BOOT, LS_SERVICE_STATE, *LS_EVENTS))
 GRACE_DAYS = 120
 
 
@@ -174,8 +186,9 @@ def build_profiles(frames: dict[str, pd.DataFrame], facts: list[dict], hosts: di
 
 def _fill(p: HostProfile, reg: _Registry, events: pd.DataFrame, keypacks: pd.DataFrame, facts: list[dict],
           as_of: datetime) -> None:
-    ev = [{k: _val(v) for k, v in r.items()} for r in events.to_dict("records")] if len(events) else []
-    ev.sort(key=lambda r: (r.get("time") or datetime.min.replace(tzinfo=timezone.utc), r.get("record_id") or 0))
+    rows = [{k: _val(v) for k, v in r.items()} for r in events.to_dict("records")] if len(events) else []
+    rows.sort(key=lambda r: (r.get("time") or datetime.min.replace(tzinfo=timezone.utc), r.get("record_id") or 0))
+    ev = _Events(rows)
     by_name: dict[str, list[dict]] = defaultdict(list)
     for f in facts:
         by_name[f.get("name")].append(f)
@@ -202,7 +215,31 @@ def _fill(p: HostProfile, reg: _Registry, events: pd.DataFrame, keypacks: pd.Dat
     _license_server(p, reg, ev, by_name, fact_of)
 
 
-def _identity(p: HostProfile, reg: _Registry, ev: list[dict], fact_of) -> None:
+class _Events:
+    """One host's events, oldest first, read by catalog key: only what :data:`NEEDS` declares."""
+
+    def __init__(self, rows: list[dict]) -> None:
+        self.rows = rows            # every kept event: its Computer field names the host
+        self._by_key: dict[str, list[dict]] = defaultdict(list)
+        self._order: dict[int, int] = {}
+        for i, r in enumerate(rows):
+            entry = catalog.lookup(r.get("provider"), r["event_id"], r.get("data") or {}, r.get("source_name")) \
+                if r.get("event_id") is not None else None
+            if entry is not None:
+                self._by_key[entry.key].append(r)
+                self._order[id(r)] = i
+
+    def of(self, *keys: str) -> list[dict]:
+        """Rows of these catalog keys, oldest first."""
+        undeclared = set(keys) - NEEDS.events
+        if undeclared:
+            raise UndeclaredNeed(f"the host-profile builder reads {sorted(undeclared)}: add them to hosts.NEEDS")
+        if len(keys) == 1:
+            return list(self._by_key.get(keys[0], ()))
+        return sorted((r for k in set(keys) for r in self._by_key.get(k, ())), key=lambda r: self._order[id(r)])
+
+
+def _identity(p: HostProfile, reg: _Registry, ev: "_Events", fact_of) -> None:
     host = reg.get(TCPIP, "Hostname") or reg.get(TCPIP, "NV Hostname")
     dom = None
     for value in ("Domain", "NV Domain"):
@@ -210,7 +247,7 @@ def _identity(p: HostProfile, reg: _Registry, ev: list[dict], fact_of) -> None:
         if row and isinstance(row["data"], str) and row["data"].strip():
             dom = Fact(row["data"].strip().lower(), "registry", [reg_evidence(row, "primary DNS suffix")])
             break
-    fqdns = Counter(r["computer"] for r in ev if r.get("computer") and "." in r["computer"]
+    fqdns = Counter(r["computer"] for r in ev.rows if r.get("computer") and "." in r["computer"]
                     and canonical(r["computer"]) == p.name)
     if dom is not None:
         short = host["data"] if host and isinstance(host["data"], str) and host["data"] else p.name
@@ -218,7 +255,7 @@ def _identity(p: HostProfile, reg: _Registry, ev: list[dict], fact_of) -> None:
     elif fqdns:
         fqdn, _ = fqdns.most_common(1)[0]
         p.fqdn = fqdn.lower()
-        first = next(r for r in ev if r.get("computer") == fqdn)
+        first = next(r for r in ev.rows if r.get("computer") == fqdn)
         dom = Fact(fqdn.split(".", 1)[1].lower(), "event", [event_evidence(first, "Computer field of the event")])
     if dom is None:
         dom = fact_of(F.DOMAIN)
@@ -256,18 +293,17 @@ def _netbios_domain(reg: _Registry) -> Optional[tuple[str, bool, dict]]:
     return (name, joined, row) if name else None
 
 
-def _os(p: HostProfile, reg: _Registry, ev: list[dict], fact_of) -> None:
+def _os(p: HostProfile, reg: _Registry, ev: _Events, fact_of) -> None:
     p.os_product = reg.fact(CURRENT_VERSION, "ProductName")
     build = reg.fact(CURRENT_VERSION, "CurrentBuildNumber", convert=int) or reg.fact(
         CURRENT_VERSION, "CurrentBuild", convert=int)
     if build is None:
-        for r in reversed(ev):   # EventLog 6009: "Microsoft (R) Windows (R) 6.03. 9600 Multiprocessor Free."
-            if (r.get("provider") or "").lower() == "eventlog" and r.get("event_id") == 6009:
-                text = " ".join(str(v) for v in (r.get("data") or {}).values())
-                m = re.search(r"\b(\d{4,5})\b", text)
-                if m:
-                    build = Fact(int(m.group(1)), "event", [event_evidence(r, "EventLog 6009 at boot")])
-                    break
+        for r in reversed(ev.of(OS_AT_BOOT)):   # "Microsoft (R) Windows (R) 6.03. 9600 Multiprocessor Free."
+            text = " ".join(str(v) for v in (r.get("data") or {}).values())
+            m = re.search(r"\b(\d{4,5})\b", text)
+            if m:
+                build = Fact(int(m.group(1)), "event", [event_evidence(r, "EventLog 6009 at boot")])
+                break
     if build is None:
         build = fact_of(F.LS_OS_BUILD, int)
     p.os_build = build
@@ -292,7 +328,7 @@ def _is_server(reg: _Registry, product: Optional[Fact]) -> Optional[bool]:
     return None
 
 
-def _roles(p: HostProfile, reg: _Registry, ev: list[dict], keypacks: pd.DataFrame, by_name: dict) -> None:
+def _roles(p: HostProfile, reg: _Registry, ev: _Events, keypacks: pd.DataFrame, by_name: dict) -> None:
     positive: dict[str, Fact] = {}
     negative: dict[str, Fact] = {}
 
@@ -315,16 +351,9 @@ def _roles(p: HostProfile, reg: _Registry, ev: list[dict], keypacks: pd.DataFram
     app = reg.get(TS, "TSAppCompat")
     if app is not None and app["data"] == 1:
         add("session_host", True, "registry", reg_evidence(app, "application server mode"))
-    rcm_seen = ls_seen = missing = None
-    for r in ev:
-        provider = {(r.get("provider") or "").lower(), (r.get("source_name") or "").lower()}
-        legacy = r.get("legacy_event_id") or r.get("event_id")
-        if provider & RCM_PROVIDERS and legacy in RCM_LICENSING_IDS:
-            rcm_seen = rcm_seen or r
-        elif provider & RCM_PROVIDERS and legacy == RCM_ROLE_MISSING:
-            missing = r
-        if provider & LS_PROVIDERS:
-            ls_seen = ls_seen or r
+    rcm_seen = next(iter(ev.of(*RCM_LICENSING_EVENTS)), None)
+    missing = next(iter(reversed(ev.of(RCM_ROLE_MISSING))), None)
+    ls_seen = next(iter(ev.of(*LS_EVENTS)), None)
     if rcm_seen:
         add("session_host", True, "event", event_evidence(rcm_seen, "RD Session Host licensing event"))
     elif missing:
@@ -343,7 +372,7 @@ def _roles(p: HostProfile, reg: _Registry, ev: list[dict], keypacks: pd.DataFram
     p.roles = {**negative, **positive}
 
 
-def _domain_joined(p: HostProfile, reg: _Registry, ev: list[dict]) -> None:
+def _domain_joined(p: HostProfile, reg: _Registry, ev: _Events) -> None:
     """Strong signals (LSA primary domain SID, machine account, GP distinguished name) decide;
     a DNS suffix or an FQDN alone is weak: both can be set in a workgroup (RDS_LICENSING.md 2.1)."""
     nb = _netbios_domain(reg)
@@ -450,25 +479,20 @@ def parse_event_date(text: str) -> Optional[datetime]:
     return None
 
 
-def _grace(p: HostProfile, reg: _Registry, ev: list[dict], fact_of) -> None:
+def _grace(p: HostProfile, reg: _Registry, ev: _Events, fact_of) -> None:
     g = GracePeriod()
     rows = reg.key(RCM + r"\GracePeriod")
     writes = [r["last_write"] for r in rows if r["last_write"] is not None]
     if writes:
         g.key_last_write = max(writes).to_pydatetime() if hasattr(max(writes), "to_pydatetime") else max(writes)
-    for r in ev:
-        provider = {(r.get("provider") or "").lower(), (r.get("source_name") or "").lower()}
-        if not provider & RCM_PROVIDERS:
-            continue
-        legacy = r.get("legacy_event_id") or r.get("event_id")
-        if legacy in GRACE_EXPIRED_IDS:
-            g.expired_events.append(event_evidence(r, "grace period expired"))
-        elif legacy == GRACE_WARNING_ID:
-            for value in (r.get("data") or {}).values():
-                when = parse_event_date(value)
-                if when is not None:
-                    g.ends = Fact(when, "event", [event_evidence(r, "grace period ends on %1")])
-                    break
+    for r in ev.of(*GRACE_EXPIRED_EVENTS):
+        g.expired_events.append(event_evidence(r, "grace period expired"))
+    for r in ev.of(GRACE_WARNING_EVENT):
+        for value in (r.get("data") or {}).values():
+            when = parse_event_date(value)
+            if when is not None:
+                g.ends = Fact(when, "event", [event_evidence(r, "grace period ends on %1")])
+                break
     if g.ends is None and g.key_last_write is not None:
         g.ends = Fact(g.key_last_write + timedelta(days=GRACE_DAYS), "registry",
                       [reg_evidence(rows[0], f"heuristic: GracePeriod key last write + {GRACE_DAYS} days")])
@@ -476,7 +500,7 @@ def _grace(p: HostProfile, reg: _Registry, ev: list[dict], fact_of) -> None:
     p.grace_period = g
 
 
-def _license_server(p: HostProfile, reg: _Registry, ev: list[dict], by_name: dict, fact_of) -> None:
+def _license_server(p: HostProfile, reg: _Registry, ev: _Events, by_name: dict, fact_of) -> None:
     ls = p.license_server
     ls.service_start_type = reg.fact(LS_SERVICE, "Start", "registry", int)
     ls.disable_workgroup_auth_enforcement = reg.fact(LS_SERVICE + r"\Parameters", "DisableWorkgroupAuthEnforcement",
@@ -493,14 +517,10 @@ def _license_server(p: HostProfile, reg: _Registry, ev: list[dict], by_name: dic
         ls.in_tsls_group = Fact(p.name in members, f.get("origin") or "report", [fact_evidence(f)])
     ls.service_state = fact_of(F.LS_SERVICE_STATE, str)
     if ls.service_state is None:
-        for r in reversed(ev):      # SCM 7036 "The Remote Desktop Licensing service entered the running state."
-            if r.get("event_id") != 7036:
-                continue
+        for r in reversed(ev.of(LS_SERVICE_STATE)):  # "The Remote Desktop Licensing service entered the running state."
             values = [str(v) for v in (r.get("data") or {}).values()]
-            if any(re.search(r"Remote Desktop Licensing|Terminal Server Licensing|TermServLicensing", v, re.I)
-                   for v in values):
-                state = next((s for s in ("running", "stopped") for v in values if s in v.lower()), None)
-                if state:
-                    ls.service_state = Fact(state, "event", [event_evidence(r, "Service Control Manager 7036")])
-                    break
+            state = next((s for s in ("running", "stopped") for v in values if s in v.lower()), None)
+            if state:
+                ls.service_state = Fact(state, "event", [event_evidence(r, "Service Control Manager 7036")])
+                break
     ls.report_summary = [f.get("value") for f in by_name.get(F.REPORT_SUMMARY, [])]

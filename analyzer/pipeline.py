@@ -11,7 +11,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Callable, Optional
 
@@ -20,6 +20,7 @@ import pandas as pd
 from rdsla.analyzer import processes
 from rdsla.analyzer.bundle import Intake, open_bundle
 from rdsla.core.facts import COLLECTED_AT
+from rdsla.core.needs import Needs, union
 from rdsla.core.frames import concat_frames, empty_frame, make_frame
 from rdsla.core.hostnames import HostResolver, canonical
 from rdsla.core.model import Analysis
@@ -72,8 +73,18 @@ def parse_source(source: Source, options: ParseOptions) -> ParseResult:
             signal.signal(signal.SIGALRM, previous)
 
 
+def declared_needs() -> Needs:
+    """What the rules, the host-profile builder and the report read: the parsers keep exactly that."""
+    from rdsla.analyzer import hosts
+    from rdsla.reports import timeline_svg
+    from rdsla.rules.registry import load_rules
+    return union([hosts.NEEDS, timeline_svg.NEEDS, *(r.meta.needs for r in load_rules())])
+
+
 def ingest(paths: list[str], options: ParseOptions = ParseOptions(), jobs: Optional[int] = None,
            progress: Optional[Callable[[int, int, str], None]] = None) -> Ingested:
+    if options.events is None and not options.all_events:
+        options = replace(options, events=declared_needs().events)
     intake = open_bundle(paths, options.limits)
     results = _parse_all(intake.sources, options, jobs, progress)
     return _assemble(intake, results)

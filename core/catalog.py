@@ -23,6 +23,7 @@ CATALOG_PATH = Path(__file__).with_name("data") / "event_catalog.csv"
 
 RCM_PROVIDER = "Microsoft-Windows-TerminalServices-RemoteConnectionManager"
 RCM_NAMES = frozenset({RCM_PROVIDER.lower(), "termservice"})
+LS_NAMES = frozenset({"microsoft-windows-terminalservices-licensing", "termservlicensing"})
 MANIFEST_BASE = 0xC000  # 49152: manifest ids of termsrv.dll = 0xC000 + legacy id
 
 
@@ -168,6 +169,73 @@ def relevant_keys() -> frozenset[tuple[str, int]]:
     A record passing it may still fail its entry's data condition (checked after decoding).
     """
     return frozenset(_index())
+
+
+class Selection:
+    """The catalog entries one analysis keeps: the keys that rules and the host-profile builder
+    declared (``rdsla.core.needs``), or every entry when ``keys`` is None.
+
+    Parsers ask it two things: the cheap test on (provider or source name, id) before decoding
+    a record's data, and the entry of a decoded record (data conditions checked). An entry
+    nobody declared is not kept, so what the parsers keep is never a list kept by hand.
+    """
+
+    __slots__ = ("keys", "_index", "_pairs")
+
+    def __init__(self, keys: Optional[frozenset[str]] = None):
+        self.keys = None if keys is None else frozenset(keys)
+        self._index = _selected_index(self.keys)
+        self._pairs = frozenset(self._index)
+
+    def is_candidate(self, provider: Optional[str], source_name: Optional[str], event_id) -> bool:
+        if event_id is None:
+            return False
+        return ((provider or "").lower(), event_id) in self._pairs or \
+            ((source_name or "").lower(), event_id) in self._pairs
+
+    def lookup(self, provider: Optional[str], event_id: int, data: Optional[Mapping[str, str]] = None,
+               source_name: Optional[str] = None) -> Optional[CatalogEntry]:
+        """Like :func:`lookup`, among the selected entries only."""
+        for name in (provider, source_name):
+            if not name:
+                continue
+            for entry in self._index.get((name.lower(), int(event_id)), ()):
+                if data is None or entry.matches_data(data):
+                    return entry
+        return None
+
+
+@lru_cache(maxsize=8)
+def _selected_index(keys: Optional[frozenset[str]]) -> dict[tuple[str, int], tuple[CatalogEntry, ...]]:
+    if keys is None:
+        return _index()
+    unknown = keys - {e.key for e in _load()}
+    if unknown:
+        raise ValueError(f"not in the event catalog: {sorted(unknown)}")
+    out = {}
+    for pair, entries in _index().items():
+        chosen = tuple(e for e in entries if e.key in keys)
+        if chosen:
+            out[pair] = chosen
+    return out
+
+
+def family(entry: CatalogEntry) -> str:
+    """rcm (session-host service), ls (license server), scm (Service Control Manager) or other."""
+    name = entry.provider.lower()
+    if name in RCM_NAMES:
+        return "rcm"
+    if name in LS_NAMES:
+        return "ls"
+    if name == "service control manager":
+        return "scm"
+    return "other"
+
+
+def keys_for(family_name: str, legacy_ids) -> frozenset[str]:
+    """Catalog keys of a source family's events with these legacy ids (1128 also names 50280)."""
+    ids = set(legacy_ids)
+    return frozenset(e.key for e in _load() if family(e) == family_name and e.legacy_event_id in ids)
 
 
 def legacy_event_id(provider_or_source_name: Optional[str], event_id: int,

@@ -152,6 +152,9 @@ class ParseOptions:
     evtx_backend: str = "rust"          # rust | python
     full_registry: bool = False
     limits: Limits = field(default_factory=Limits)
+    # event catalog keys to keep: the pipeline passes what rules and host profiles declared
+    # (rdsla.core.needs); None keeps every catalog entry (parsers called on their own)
+    events: Optional[frozenset[str]] = None
 
 
 @dataclass

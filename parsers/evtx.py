@@ -92,7 +92,7 @@ def _newest(text):
 def _run_rust(source: Source, options: ParseOptions):
     import evtx  # ImportError -> python-evtx
     from rdsla.parsers.evtx_rust import RustDecoder
-    sink = RowSink(options.all_events)
+    sink = RowSink(options.all_events, options.events)
     target = source.local_path or io.BytesIO(source.read_bytes())
     decoder = RustDecoder(sink)
     decoder.run(evtx.PyEvtxParser(target))
@@ -101,7 +101,7 @@ def _run_rust(source: Source, options: ParseOptions):
 
 def _run_python(source: Source, options: ParseOptions):
     from rdsla.parsers.evtx_python import PythonDecoder, open_buffer
-    sink = RowSink(options.all_events)
+    sink = RowSink(options.all_events, options.events)
     decoder = PythonDecoder(sink)
     decoder.run(open_buffer(source))
     return sink, decoder.errors

@@ -14,19 +14,12 @@ from typing import Optional
 import pandas as pd
 
 from rdsla.core.frames import frame_from_columns
-from rdsla.core.catalog import CatalogEntry, legacy_event_id, lookup, relevant_keys
+from rdsla.core.catalog import CatalogEntry, Selection, legacy_event_id
 
 COLUMNS = ("channel", "provider", "source_name", "event_id", "qualifiers", "legacy_event_id",
            "level", "time", "record_id", "computer", "user_sid", "data", "message")
 
 
-def is_candidate(provider: Optional[str], source_name: Optional[str], event_id) -> bool:
-    """The cheap test: does the catalog name this provider (or source name) and id at all?"""
-    keys = relevant_keys()
-    if event_id is None:
-        return False
-    return ((provider or "").lower(), event_id) in keys or \
-        ((source_name or "").lower(), event_id) in keys
 
 
 def text_of(value) -> str:
@@ -51,8 +44,9 @@ def text_of(value) -> str:
 class RowSink:
     """Collects kept records column-wise and counts every record."""
 
-    def __init__(self, all_events: bool):
+    def __init__(self, all_events: bool, events: Optional[frozenset[str]] = None):
         self.all_events = all_events
+        self.selection = Selection(events)      # the declared catalog entries: what is kept
         self.cols: dict[str, list] = {c: [] for c in COLUMNS if c != "message"}
         self.entries: list[Optional[CatalogEntry]] = []
         self.stats: Counter = Counter()
@@ -87,8 +81,8 @@ class RowSink:
         key = (provider, source_name, event_id)
         candidate = self._candidates.get(key)
         if candidate is None:
-            candidate = self._candidates[key] = is_candidate(provider, source_name, event_id)
-        entry = lookup(provider, event_id, data, source_name) if candidate else None
+            candidate = self._candidates[key] = self.selection.is_candidate(provider, source_name, event_id)
+        entry = self.selection.lookup(provider, event_id, data, source_name) if candidate else None
         if counted:
             if entry is not None:
                 self.counted_relevant(channel, provider, event_id)

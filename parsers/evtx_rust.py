@@ -23,8 +23,8 @@ from itertools import compress, islice, repeat
 from operator import add, attrgetter, getitem, is_, itemgetter
 from typing import Optional
 
-from rdsla.parsers.evtx_rows import RowSink, is_candidate, text_of
-from rdsla.core.catalog import legacy_event_id, lookup
+from rdsla.parsers.evtx_rows import RowSink, text_of
+from rdsla.core.catalog import Selection, legacy_event_id
 
 BATCH = 128          # small enough that a batch's records stay in CPU cache (4,096 cost ~40%)
 TIME_KEY = ',"TimeCreated":'
@@ -45,7 +45,7 @@ class Head:
     __slots__ = ("provider", "source_name", "event_id", "qualifiers", "level", "candidate",
                  "legacy_event_id", "fields")
 
-    def __init__(self, text: str):
+    def __init__(self, text: str, selection: Selection):
         system = json.loads(text + "}}}")["Event"]["System"]
         attrs = ((system.get("Provider") or {}).get("#attributes") or {})
         self.provider = attrs.get("Name")
@@ -59,7 +59,7 @@ class Head:
         self.level = _int(system.get("Level"))
         self.legacy_event_id = legacy_event_id(self.provider, self.event_id, self.source_name) \
             if self.event_id is not None else None
-        self.candidate = is_candidate(self.provider, self.source_name, self.event_id)
+        self.candidate = selection.is_candidate(self.provider, self.source_name, self.event_id)
         self.fields = (self.provider, self.source_name, self.event_id, self.qualifiers,
                        self.legacy_event_id, self.level)      # row columns, in _rows' order
 
@@ -218,7 +218,7 @@ class RustDecoder:
         if not text:
             return None
         try:
-            return Head(text)
+            return Head(text, self.sink.selection)
         except (ValueError, KeyError, TypeError, AttributeError):
             return None          # odd layout: such records go the slow way
 
@@ -275,7 +275,7 @@ class RustDecoder:
             entry = memo.get(key, _UNSEEN)
             if entry is _UNSEEN:
                 h = infos[i]
-                entry = memo[key] = lookup(h.provider, h.event_id, decoded[i][1], h.source_name)
+                entry = memo[key] = sink.selection.lookup(h.provider, h.event_id, decoded[i][1], h.source_name)
             if entry is not None:
                 entries[i] = entry
                 relevant.append(i)

@@ -12,6 +12,13 @@ import numpy as np
 import pandas as pd
 
 from rdsla.core.model import Analysis
+from rdsla.core import catalog
+from rdsla.core.needs import Needs
+
+# The timeline and the report's events section show every licensing event of the catalog as
+# context, also those no rule judges yet (LS 9/12/14/19, RCM 20497, 50214-50216...): declared
+# here so that the parsers keep them for the report.
+NEEDS = Needs.of(events=(e.key for e in catalog.load_catalog() if catalog.family(e) in ("rcm", "ls", "scm")))
 
 WIDTH = 1100
 LABEL_W = 150

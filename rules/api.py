@@ -16,17 +16,17 @@ from typing import Callable, Iterable, Optional
 
 import pandas as pd
 
+from rdsla.core import catalog
+from rdsla.core.catalog import LS_NAMES, MANIFEST_BASE, RCM_NAMES
 from rdsla.core.hostnames import canonical
+from rdsla.core.needs import Needs, UndeclaredNeed
 from rdsla.core.model import KINDS, SEVERITIES, Analysis, Evidence, Fact, Finding, HostProfile
 
 SCOPES = ("session_host", "license_server", "bundle")
 
 # Event sources (RDS_LICENSING.md 1.1, 1.3): Provider Name (Rust decoder) or classic
-# EventSourceName (libevtx); match both.
-RCM_NAMES = frozenset({"microsoft-windows-terminalservices-remoteconnectionmanager", "termservice"})
-LS_NAMES = frozenset({"microsoft-windows-terminalservices-licensing", "termservlicensing"})
+# EventSourceName (libevtx); match both. The names are the catalog's (core.catalog).
 SCM_NAMES = frozenset({"service control manager"})
-MANIFEST_BASE = 0xC000
 
 # What to collect when an artifact is missing (used in not_checked findings' ``collect``).
 COLLECT = {
@@ -60,6 +60,7 @@ class RuleMeta:
     requires: tuple[str, ...] = ()              # keys of COLLECT (artifact needs)
     references: tuple[str, ...] = ()            # seed article sections, RDS_LICENSING.md, Microsoft docs
     description: str = ""
+    events: tuple[str, ...] = ()                # event catalog keys it reads (the parsers keep them)
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
@@ -71,11 +72,18 @@ class RuleMeta:
         unknown = [r for r in self.requires if r not in COLLECT]
         if unknown:
             raise ValueError(f"{self.id}: unknown requirement(s) {unknown}")
+        not_in_catalog = sorted(set(self.events) - catalog.keys())
+        if not_in_catalog:
+            raise ValueError(f"{self.id}: events not in the event catalog: {not_in_catalog}")
+
+    @property
+    def needs(self) -> Needs:
+        return Needs.of(events=self.events)
 
     def to_dict(self) -> dict:
         return {"id": self.id, "title": self.title, "severity": self.severity, "kind": self.kind,
                 "scope": self.scope, "requires": list(self.requires), "references": list(self.references),
-                "description": self.description}
+                "description": self.description, "events": list(self.events)}
 
 
 CheckFn = Callable[["Context"], Optional[Iterable[Finding]]]
@@ -284,15 +292,28 @@ class Context:
     # -- frames
     def events(self, host: Optional[str] = None, family: Optional[str] = None,
                ids: Iterable[int] = ()) -> pd.DataFrame:
-        """Events of one host, source family (rcm | ls | scm) and legacy ids, oldest first."""
+        """Events of one host, source family (rcm | ls | scm) and legacy ids, oldest first.
+
+        Each id must be one the rule declared (``RuleMeta.events``): the parsers keep only
+        declared events, so an undeclared read would silently see nothing."""
+        ids = list(ids)
+        self._check_declared(family, ids)
         ev = self.bundle.events
         if ev is None or not len(ev):
             return pd.DataFrame(columns=list(ev.columns) if ev is not None else [])
         ev = self.bundle.events_of(canonical(host) if host else None, family)
-        ids = list(ids)
         if ids and len(ev):
             ev = ev[ev["_legacy"].isin(ids)]
         return ev
+
+    def _check_declared(self, family: Optional[str], ids: list[int]) -> None:
+        if not family or not ids:
+            raise UndeclaredNeed(f"{self.meta.id}: events are read by source family and ids")
+        declared = set(self.meta.events)
+        missing = [i for i in ids if not catalog.keys_for(family, [i]) & declared]
+        if missing:
+            raise UndeclaredNeed(f"{self.meta.id} reads {family} events {missing} without declaring them "
+                                 f"(RuleMeta.events: catalog keys {sorted(catalog.keys_for(family, missing))})")
 
     def frame(self, name: str) -> pd.DataFrame:
         return self.analysis.frames.get(name, pd.DataFrame())
@@ -312,7 +333,8 @@ class Context:
     # -- what was collected
     def has_events(self, host: str, family: Optional[str] = None) -> bool:
         """A log of this host was collected (any of its events, or an evtx artifact of it)."""
-        if len(self.events(host, family)):
+        if self.bundle.events is not None and len(self.bundle.events) and \
+                len(self.bundle.events_of(canonical(host) if host else None, family)):
             return True
         if family is None or family in ("rcm", "ls"):
             art = self.bundle.artifacts_of(host)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from rdsla.core.cal_counts import CalCount, any_free, pack_counts, pool_counts
 from rdsla.rules.api import RuleMeta, events_evidence, id_list, issued_evidence, keypack_evidence, rule
 from rdsla.rules.compat import license_server_accepts, session_host_accepts
 
@@ -16,22 +17,13 @@ TYPE_LABEL = {"per_user": "Per User", "per_device": "Per Device"}
 
 
 def permanent(kp: pd.DataFrame) -> pd.DataFrame:
-    """Purchased packs: not built-in, not temporary (unlimited sentinels are built-in packs)."""
+    """Purchased packs: not built-in, not temporary (those two carry the unlimited sentinels,
+    RDS_LICENSING.md 3.1, and never satisfy a session host for good)."""
     if not len(kp):
         return kp
     builtin = kp["builtin"].fillna(False).astype(bool)
     temporary = kp["temporary"].fillna(False).astype(bool)
     return kp[~builtin & ~temporary]
-
-
-def available(row) -> int:
-    a = row.get("available")
-    if a is not None and not pd.isna(a):
-        return int(a)
-    t, i = row.get("total"), row.get("issued")
-    if t is not None and not pd.isna(t):
-        return max(0, int(t) - (0 if i is None or pd.isna(i) else int(i)))
-    return 0
 
 
 def usable(row, types: set, sh_versions: list, ls_version) -> bool:
@@ -55,6 +47,7 @@ def ls_version_of(ls):
 
 @rule(RuleMeta(
     id="RDSLIC-006", title="No CALs of the needed type/version, or exhausted", severity="error", kind="cause",
+    events=("ls_no_cals_of_type", "ls_no_cals_for_product"),
     scope="license_server", requires=("license_server.reports", "license_server.events"),
     references=(SEED_CALS, MS_CALS, "RDS_LICENSING.md 1.3 (21/22), 3.1, 5 #7"),
     description="No available permanent CAL that the session hosts can use on this license server."))
@@ -72,16 +65,29 @@ def no_usable_cals(ctx):
             return [ctx.not_checked("license_server.reports")]
     perm = permanent(kp)
     good = perm[[usable(r, types, versions, ls_version_of(h)) for _, r in perm.iterrows()]] if len(perm) else perm
-    free = sum(available(r) for _, r in good.iterrows()) if len(good) else 0
-    if len(kp) and free > 0:
-        return [ctx.not_detected(f"{h.name} has {free} available CAL(s) usable by its session hosts.")]
+    # Counts through core.cal_counts: an unlimited usable pack is free, a pack without counts
+    # (export lacking TotalLicenses/AvailableLicenses) is unknown, never 0 (bug 3).
+    free = any_free(good)                       # True | False | None (unknown)
+    pool = pool_counts(good)
+    if len(kp) and free:
+        return [ctx.not_detected(f"{h.name} has {_available_text(pool.available)} usable by its session hosts.")]
     if not len(kp) and not len(ev):
         return [ctx.not_detected()]
     need = " or ".join(TYPE_LABEL[t] for t in sorted(types)) if types else "the needed"
     ver = f" for {'/'.join(sorted(set(versions)))} session hosts" if versions else ""
+    uncounted = good[[pack_counts(r).available.is_unknown for _, r in good.iterrows()]] if free is None else good
+    if free is None and not len(ev):
+        return [ctx.not_checked("license_server.reports", summary=(
+            f"Whether {h.name} has {need} CALs left is unknown: its key-pack export gives no TotalLicenses or "
+            f"AvailableLicenses for {len(uncounted)} usable pack(s) ({_pack_ids(uncounted)}), and no other "
+            f"usable pack has CALs available."))]
     if len(kp):
-        if len(good):
-            state = f"all {int(sum(0 if pd.isna(r['total']) else r['total'] for _, r in good.iterrows()))} usable {need} CALs are issued"
+        if free is None:
+            state = (f"the available count of {len(uncounted)} usable {need} pack(s) is unknown (no TotalLicenses "
+                     f"or AvailableLicenses in the export), the others have none left")
+        elif len(good):
+            issued = f"all {pool.total} usable" if pool.total.is_number else "every usable"
+            state = f"{issued} {need} CALs are issued"
         else:
             installed = ", ".join(sorted({f"{r['cal_version']} {TYPE_LABEL.get(r['cal_type'], r['cal_type'])}"
                                           for _, r in perm.iterrows()})) or "none"
@@ -89,7 +95,8 @@ def no_usable_cals(ctx):
     else:
         state = f"it logged {id_list(ev)}"
     if len(good):
-        evidence = [keypack_evidence(r, "usable pack, exhausted") for _, r in good.iterrows()]
+        evidence = [keypack_evidence(r, "usable pack, count unknown" if pack_counts(r).available.is_unknown
+                                     else "usable pack, exhausted") for _, r in good.iterrows()]
     elif len(perm):
         evidence = [keypack_evidence(r, "installed pack, not usable") for _, r in perm.iterrows()]
     else:
@@ -101,8 +108,22 @@ def no_usable_cals(ctx):
                          related_hosts=[c.name for c in clients])]
 
 
+def _available_text(count: CalCount) -> str:
+    if count.is_unlimited:
+        return "unlimited CALs"
+    if count.is_unknown:
+        return "available CALs (the count of some packs is unknown)"
+    return f"{count} available CAL(s)"
+
+
+def _pack_ids(packs: pd.DataFrame) -> str:
+    ids = [str(k) for k in packs["keypack_id"].dropna()]
+    return "key pack " + ", ".join(ids) if ids else "no KeyPackId"
+
+
 @rule(RuleMeta(
     id="RDSLIC-007", title="CAL type does not match the licensing mode", severity="error", kind="cause",
+    events=("ls_no_cals_of_type", "cannot_issue_client_license"),
     scope="session_host", requires=("session_host.registry", "license_server.reports"),
     references=(SEED_TYPE, "RDS_LICENSING.md 1.2 (1004), 1.3 (21), 5 #8"),
     description="Per User mode with only Per Device CALs installed, or the reverse."))
@@ -136,6 +157,7 @@ def type_mismatch(ctx):
 
 @rule(RuleMeta(
     id="RDSLIC-016", title="Temporary CAL expired", severity="error", kind="cause",
+    events=("temporary_license_expired",),
     scope="session_host", requires=("session_host.events", "license_server.reports"),
     references=(MS_CALS, "RDS_LICENSING.md 1.2 (1011), 3.2 LicenseStatus 1, 5 #16"),
     description="A 90-day temporary per-device CAL expired because no permanent CAL could be issued."))

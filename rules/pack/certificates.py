@@ -10,6 +10,7 @@ MS_CERT = "https://learn.microsoft.com/windows-server/remote/remote-desktop-serv
 
 @rule(RuleMeta(
     id="RDSLIC-014", title="Corrupt session-host licensing certificate", severity="error", kind="cause",
+    events=("rdsh_ls_certificate_invalid", "cannot_issue_client_license"),
     scope="session_host", requires=("session_host.events",),
     references=(MS_CERT, "RDS_LICENSING.md 1.2 (1133/50285, 1004), 2.4, 5 #14"),
     description="The certificate the license server issued to the session host is not valid (1133/50285)."))
@@ -28,6 +29,7 @@ def bad_rdsh_certificate(ctx):
 
 @rule(RuleMeta(
     id="RDSLIC-015", title="Corrupt client license store", severity="warning", kind="cause",
+    events=("client_license_invalid",),
     scope="session_host", requires=("session_host.events",),
     references=("RDS_LICENSING.md 1.2 (1003), 2.7, 5 #15",),
     description="A client presented an invalid license (1003): its MSLicensing store is damaged."))

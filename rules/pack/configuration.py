@@ -26,6 +26,7 @@ def _origin(fact) -> str:
 
 @rule(RuleMeta(
     id="RDSLIC-001", title="No license server specified", severity="error", kind="cause",
+    events=("no_license_server_specified",),
     scope="session_host", requires=("session_host.registry", "session_host.events"),
     references=(SEED_CB, SEED_GP, "RDS_LICENSING.md 1.2 (1130/50282), 2.2, 5 #1"),
     description="Neither Group Policy nor the deployment names a license server; event 1130/50282."))
@@ -60,6 +61,7 @@ def no_license_server(ctx):
 
 @rule(RuleMeta(
     id="RDSLIC-002", title="Licensing mode not configured", severity="error", kind="cause",
+    events=("licensing_mode_not_configured", "grace_expired_mode_not_configured"),
     scope="session_host", requires=("session_host.registry", "session_host.events"),
     references=(SEED_CB, SEED_GP, MS_MODE, "RDS_LICENSING.md 1.2 (1068/1069), 2.2, 5 #2"),
     description="LicensingMode absent, 5 (not configured) or an admin-only value; events 1068/1069."))

@@ -43,6 +43,7 @@ def _days_left(ctx, h):
 
 @rule(RuleMeta(
     id="RDSLIC-101", title="Grace period expired", severity="critical", kind="symptom",
+    events=("grace_period_expired", "grace_expired_mode_not_configured"),
     scope="session_host", requires=("session_host.events",),
     references=("seed article: Symptoms", "RDS_LICENSING.md 1.2 (1128/50280, 1069), 2.3, 5 #1"),
     description="The 120-day grace period is over and no license server issued CALs (1128/50280, 1069)."))
@@ -67,6 +68,7 @@ def grace_expired(ctx):
 
 @rule(RuleMeta(
     id="RDSLIC-102", title="Grace period ends within 14 days", severity="warning", kind="symptom",
+    events=("grace_period_expiring",),
     scope="session_host", requires=("session_host.events",),
     references=("RDS_LICENSING.md 1.2 (1129/50281), 2.3",),
     description="Grace days left at the collection time (not the wall clock) are 14 or fewer."))
@@ -84,6 +86,7 @@ def grace_ending(ctx):
 
 @rule(RuleMeta(
     id="RDSLIC-202", title="Grace period was reset", severity="info", kind="info",
+    events=("grace_period_expired", "grace_expired_mode_not_configured"),
     scope="session_host", requires=("session_host.registry", "session_host.events"),
     references=("RDS_LICENSING.md 2.3 Reset",),
     description="The GracePeriod key was rewritten after the grace period had expired, or days are left "

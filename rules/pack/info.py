@@ -11,6 +11,11 @@ SH_ERRORS = (1003, 1004, 1011, 1028, 1043, 1061, 1068, 1069, 1128, 1130, 1131, 1
 
 @rule(RuleMeta(
     id="RDSLIC-103", title="Licensing errors seen by the session host", severity="warning", kind="symptom",
+    events=("client_license_invalid", "cannot_issue_client_license", "temporary_license_expired",
+            "license_not_renewed", "rdsh_not_in_endpoint_group", "ad_user_license_lookup_failed",
+            "licensing_mode_not_configured", "grace_expired_mode_not_configured", "grace_period_expired",
+            "no_license_server_specified", "license_server_unreachable", "license_server_os_unsupported",
+            "rdsh_ls_certificate_invalid"),
     scope="session_host", requires=("session_host.events",),
     references=("seed article: Symptoms", "RDS_LICENSING.md 1.2"),
     description="RCM licensing warnings/errors logged by the session host (both ID forms)."))
@@ -28,6 +33,7 @@ def sh_errors(ctx):
 
 @rule(RuleMeta(
     id="RDSLIC-201", title="Benign license-server noise (44, 16)", severity="info", kind="info",
+    events=("ls_database_error_benign", "ls_cal_return_failed"),
     scope="license_server", requires=("license_server.events",),
     references=("https://learn.microsoft.com/troubleshoot/windows-server/remote/event-44-rds-licensing-server",
                 "RDS_LICENSING.md 1.3 (16, 44), 5 #20"),

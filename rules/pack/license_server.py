@@ -24,6 +24,7 @@ def _bare(ctx) -> bool:
 
 @rule(RuleMeta(
     id="RDSLIC-005", title="License server not activated", severity="error", kind="cause",
+    events=("ls_not_activated", "ls_activated"),
     scope="license_server", requires=("license_server.events", "license_server.reports"),
     references=(SEED_ROLE, MS_ACT, "RDS_LICENSING.md 1.3 (18), 3.3 GetActivationStatus, 5 #5"),
     description="An unactivated license server issues only temporary per-device CALs."))
@@ -56,6 +57,7 @@ def not_activated(ctx):
 
 @rule(RuleMeta(
     id="RDSLIC-012", title="License server not in Terminal Server License Servers (4105)", severity="warning",
+    events=("ls_ad_update_failed",),
     kind="cause", scope="license_server", requires=("license_server.events",),
     references=(KB_4105, "RDS_LICENSING.md 1.3 (4105), 3.3 IsLSinTSLSGroup, 5 #12"),
     description="The license server cannot write per-user CAL attributes into AD."))
@@ -80,6 +82,8 @@ def not_in_tsls(ctx):
 
 @rule(RuleMeta(
     id="RDSLIC-013", title="Session host not in the license server's security group (4141/1043)",
+    events=("ls_rdsh_not_in_tsc_group", "rdsh_not_in_endpoint_group", "ls_service_started",
+            "ls_service_stopped", "ls_service_state", "ls_service_start_type_changed"),
     severity="error", kind="cause", scope="license_server",
     requires=("license_server.events", "session_host.events"),
     references=("RDS_LICENSING.md 1.2 (1043/50195), 1.3 (4141), 2.6 fSecureLicensing, 3.4 NOT_IN_TSCGROUP, 5 #13",),
@@ -147,6 +151,7 @@ def _state_of(row) -> str:
 
 @rule(RuleMeta(
     id="RDSLIC-019", title="Licensing role missing, or its service stopped or disabled", severity="error",
+    events=("ls_service_started", "ls_service_stopped", "ls_service_state", "ls_service_start_type_changed"),
     kind="cause", scope="license_server", requires=("license_server.registry", "license_server.events"),
     references=(SEED_ROLE, "RDS_LICENSING.md 2.5, 1.3 (0/3), 5 #4"),
     description="The named license server does not run the RD Licensing role or its TermServLicensing service."))
@@ -184,6 +189,7 @@ def role_or_service(ctx):
 
 @rule(RuleMeta(
     id="RDSLIC-020", title="License server certificate corrupt (event 17)", severity="error",
+    events=("ls_certificate_corrupt", "ls_activated"),
     kind="cause", scope="license_server", requires=("license_server.events",),
     references=("RDS_LICENSING.md 1.3 (17), 5 #6", "systemcenter.wiki RDS MP: Terminal Services License Server Activation"),
     description="One or more RD Licensing certificates of the license server are corrupt; it must be "

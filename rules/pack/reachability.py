@@ -10,6 +10,7 @@ MS_PORTS = "https://learn.microsoft.com/troubleshoot/windows-server/networking/s
 
 @rule(RuleMeta(
     id="RDSLIC-004", title="License server unreachable", severity="error", kind="cause",
+    events=("license_server_unreachable", "license_not_renewed"),
     scope="session_host", requires=("session_host.events",),
     references=(SEED_DIAG, MS_PORTS, "RDS_LICENSING.md 1.2 (1131/50283, 1028/50180), 3.4 NOT_CONNECTABLE, 5 #4"),
     description="The session host could not contact the license server (service down, firewall/RPC, DNS)."))
@@ -38,6 +39,7 @@ def unreachable(ctx):
 
 @rule(RuleMeta(
     id="RDSLIC-018", title="Per-user CAL lookup in Active Directory failed", severity="warning", kind="cause",
+    events=("ad_user_license_lookup_failed",),
     scope="session_host", requires=("session_host.events",),
     references=("RDS_LICENSING.md 1.2 (1061/50213), 5 #18",),
     description="The session host could not read users' licensing information from AD (event 1061/50213)."))

@@ -12,6 +12,7 @@ MS_VER = "https://learn.microsoft.com/windows-server/remote/remote-desktop-servi
 
 @rule(RuleMeta(
     id="RDSLIC-008", title="CAL version not accepted by the session host", severity="error", kind="cause",
+    events=("ls_no_cals_of_type", "ls_no_cals_for_product"),
     scope="session_host", requires=("session_host.registry", "license_server.reports"),
     references=(SEED_VER, MS_VER, "RDS_LICENSING.md 4, 5 #9"),
     description="Every installed CAL is older than the session host accepts (a host takes its own version or newer)."))
@@ -50,6 +51,7 @@ def cal_too_old(ctx):
 
 @rule(RuleMeta(
     id="RDSLIC-009", title="License server too old for the CALs or the session host", severity="error",
+    events=("license_server_os_unsupported",),
     kind="cause", scope="session_host", requires=("session_host.events", "license_server.os"),
     references=(SEED_VER, MS_VER, "RDS_LICENSING.md 1.2 (1132/50284), 3.4 LOWER_VERSION, 4, 5 #9"),
     description="The license server runs an older Windows Server than the session host (event 1132/50284)."))

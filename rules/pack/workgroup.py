@@ -38,6 +38,7 @@ def per_user_in_workgroup(ctx):
 
 @rule(RuleMeta(
     id="RDSLIC-011", title="Workgroup authentication enforcement (CVE-2024-38099)", severity="error", kind="cause",
+    events=("license_server_unreachable", "license_not_renewed"),
     scope="session_host", requires=("session_host.registry", "session_host.events", "license_server.registry"),
     references=(MS_WG, "RDS_LICENSING.md 2.6, 5 #11"),
     description="After the 2024 update a workgroup session host needs non-anonymous credentials on the "
@@ -83,6 +84,8 @@ def _domain_key(fact):
 
 @rule(RuleMeta(
     id="RDSLIC-017", title="License server in another domain or forest without trust", severity="error",
+    events=("grace_period_expired", "license_server_unreachable", "license_not_renewed",
+            "ad_user_license_lookup_failed", "ls_ad_update_failed"),
     kind="cause", scope="session_host", requires=("session_host.registry", "license_server.registry"),
     references=(MS_XD, "RDS_LICENSING.md 5 #17"),
     description="Session host and license server are in different domains and licensing fails; needs a "
