@@ -196,8 +196,9 @@ class Result:
         check_output(path, self.input_dirs)
 
     def to_html(self, path: Optional[PathArg] = None) -> Union[Path, str]:
-        """The self-contained HTML report. With ``path`` (a file, or an existing folder: then
-        ``report.html`` in it) write it and return the file's path; without, return the text."""
+        """The self-contained HTML report. With ``path`` (a file, or a folder: an existing one or
+        one written with a trailing ``/``, then ``report.html`` in it) write it and return the
+        file's path; without, return the text."""
         from rdsla.reports.html import render
         return self._emit(path, "report.html", render)
 
@@ -247,11 +248,12 @@ def check_output(path: Optional[PathArg], input_dirs: Iterable[str]) -> None:
 
 
 def output_path(path: Optional[PathArg], default_name: str) -> Optional[str]:
-    """An existing folder given as an output file means ``default_name`` in it."""
+    """An existing folder given as an output file, or a path ending in a separator
+    (``case-12345/``, made when missing), means ``default_name`` in it."""
     if path is None or path == "":
         return None
-    path = os.fspath(path)
-    if Path(path).is_dir():
+    path = os.fsdecode(os.fspath(path))
+    if path.endswith(("/", os.sep)) or Path(path).is_dir():
         return str(Path(path) / default_name)
     return path
 
