@@ -76,15 +76,15 @@ def no_usable_cals(ctx):
     need = " or ".join(TYPE_LABEL[t] for t in sorted(types)) if types else "the needed"
     ver = f" for {'/'.join(sorted(set(versions)))} session hosts" if versions else ""
     uncounted = good[[pack_counts(r).available.is_unknown for _, r in good.iterrows()]] if free is None else good
+    others = " (the other usable packs have none left)" if len(good) > len(uncounted) else ""
     if free is None and not len(ev):
         return [ctx.not_checked("license_server.reports", summary=(
             f"Whether {h.name} has {need} CALs left is unknown: its key-pack export gives no TotalLicenses or "
-            f"AvailableLicenses for {len(uncounted)} usable pack(s) ({_pack_ids(uncounted)}), and no other "
-            f"usable pack has CALs available."))]
+            f"AvailableLicenses for {len(uncounted)} usable pack(s) ({_pack_ids(uncounted)}){others}."))]
     if len(kp):
         if free is None:
             state = (f"the available count of {len(uncounted)} usable {need} pack(s) is unknown (no TotalLicenses "
-                     f"or AvailableLicenses in the export), the others have none left")
+                     f"or AvailableLicenses in the export){others}")
         elif len(good):
             issued = f"all {pool.total} usable" if pool.total.is_number else "every usable"
             state = f"{issued} {need} CALs are issued"

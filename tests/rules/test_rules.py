@@ -96,15 +96,19 @@ def license_server(name="LS01", *, activated=True, version="2019", joined=True, 
 
 
 def keypack(ls="LS01", version="2019", cal_type="per_user", total=50, issued=10, builtin=False, temporary=False,
-            kid=None):
+            kid=None, unlimited=False):
+    """A keypacks row as the parser gives it (core.cal_counts.normalize): total=None is a pack
+    without counts (unknown) unless unlimited=True (the sentinel)."""
     avail = None if total is None else total - issued
     return {"license_server": ls, "keypack_id": kid or str(next(_rid)), "cal_version": version, "cal_type": cal_type,
-            "total": total, "issued": issued, "available": avail, "builtin": builtin, "temporary": temporary,
+            "total": None if unlimited else total, "issued": issued, "available": None if unlimited else avail,
+            "unlimited": True if unlimited else (None if total is None else False),
+            "builtin": builtin, "temporary": temporary,
             "status": "active", "source": f"{ls}/{ls}_rdls_LicenseKeyPacks.html"}
 
 
 BUILTIN = {"license_server": "LS01", "keypack_id": "2", "cal_version": None, "cal_type": "per_device",
-           "total": None, "issued": 0, "available": None, "builtin": True, "temporary": False,
+           "total": None, "issued": 0, "available": None, "unlimited": True, "builtin": True, "temporary": False,
            "status": "active", "source": "LS01/LS01_rdls_LicenseKeyPacks.html"}
 
 
@@ -406,6 +410,37 @@ def test_006_only_builtin_pack_cites_it():
     a = make_analysis([session_host(), license_server()], keypacks=[BUILTIN])
     f = detected("RDSLIC-006", a)
     assert f and [e.locator["keypack_id"] for e in f[0].evidence] == ["2"]
+
+
+def test_006_counts_unknown_is_not_checked_never_exhausted():
+    """A pack without TotalLicenses/AvailableLicenses: no count, so no claim of exhaustion (bug 3)."""
+    a = make_analysis([session_host(), license_server()], keypacks=[BUILTIN, keypack(total=None, kid="9")])
+    f = findings("RDSLIC-006", a, host="LS01")
+    assert [x.state for x in f] == ["not_checked"]
+    assert "unknown" in f[0].summary and "key pack 9" in f[0].summary and f[0].collect
+
+
+def test_006_counts_unknown_with_event_21_is_detected_from_the_event():
+    a = make_analysis([session_host(), license_server()], keypacks=[BUILTIN, keypack(total=None, kid="9")],
+                      events=[event("LS01", 21, family="ls")])
+    f = detected("RDSLIC-006", a)
+    assert f and "unknown" in f[0].summary and "21" in f[0].summary
+    assert [e.note for e in f[0].evidence if e.frame == "keypacks"] == ["usable pack, count unknown"]
+
+
+def test_006_a_known_free_pack_outweighs_an_unknown_one():
+    a = make_analysis([session_host(), license_server()], keypacks=[keypack(total=None), keypack(total=20, issued=5)])
+    f = findings("RDSLIC-006", a, host="LS01")
+    assert [x.state for x in f] == ["not_detected"] and "count of some packs is unknown" in f[0].summary
+
+
+def test_006_unlimited_usable_pack_is_free_and_exhausted_pool_counts_as_derived():
+    a = make_analysis([session_host(), license_server()], keypacks=[keypack(unlimited=True, issued=7)])
+    f = findings("RDSLIC-006", a, host="LS01")
+    assert [x.state for x in f] == ["not_detected"] and "unlimited CALs" in f[0].summary
+    no_available = dict(keypack(total=30, issued=30), available=None)      # derived: 30 - 30 = 0
+    f = detected("RDSLIC-006", make_analysis([session_host(), license_server()], keypacks=[BUILTIN, no_available]))
+    assert f and "all 30 usable Per User CALs are issued" in f[0].summary
 
 
 def test_007_type_mismatch():
