@@ -4,28 +4,31 @@ Score = independent kinds of evidence (configuration, events, reports/exports; e
 once) + a little for more rows, for evidence from both sides (session host and license server)
 and for symptoms the cause explains. A specific cause outranks the general one it refines when
 both are detected for related hosts (DESIGN.md, "Ranking between overlapping causes": 005,
-007, 008/009 over 006). A bundle with no detected cause has no root cause.
+007, 008/009 over 006); those relations are the rules' metadata (``RuleMeta.outranks``,
+``blocks_licensing``, ``only_blocking_causes``), not tables here. A bundle with no detected
+cause has no root cause.
 """
 from __future__ import annotations
 
-from typing import Optional
+from functools import lru_cache
 
 from rdsla.core.hostnames import canonical
 from rdsla.core.model import Analysis, Finding, RootCause, severity_rank
 
-# general cause -> the specific causes that explain it better (when related hosts agree)
-SPECIFIC_OVER_GENERAL: dict[str, frozenset[str]] = {
-    "RDSLIC-006": frozenset({"RDSLIC-005", "RDSLIC-007", "RDSLIC-008", "RDSLIC-009", "RDSLIC-020"}),
-    "RDSLIC-016": frozenset({"RDSLIC-005", "RDSLIC-006", "RDSLIC-007", "RDSLIC-020"}),
-    "RDSLIC-004": frozenset({"RDSLIC-003", "RDSLIC-009", "RDSLIC-011", "RDSLIC-019"}),
-    "RDSLIC-001": frozenset({"RDSLIC-003"}),
-}
+@lru_cache(maxsize=1)
+def relations() -> tuple[dict[str, frozenset[str]], frozenset[str], frozenset[str]]:
+    """From the rules' metadata: general cause -> the specific causes that outrank it; the
+    causes that do not block licensing; the symptoms that only blocking causes explain."""
+    from rdsla.rules.registry import load_rules
+    metas = [r.meta for r in load_rules()]
+    specifics: dict[str, set[str]] = {}
+    for m in metas:
+        for general in m.outranks:
+            specifics.setdefault(general, set()).add(m.id)
+    not_blocking = frozenset(m.id for m in metas if m.kind == "cause" and not m.blocks_licensing)
+    blocking_only = frozenset(m.id for m in metas if m.only_blocking_causes)
+    return {k: frozenset(v) for k, v in specifics.items()}, not_blocking, blocking_only
 
-# symptom -> causes that can explain it (None = every cause)
-_NOT_BLOCKING = frozenset({"RDSLIC-012", "RDSLIC-015", "RDSLIC-018"})  # do not stop CAL issuance
-EXPLAINS: dict[str, Optional[frozenset[str]]] = {
-    "RDSLIC-101": None, "RDSLIC-102": None, "RDSLIC-103": None,
-}
 
 CONFIG_ORIGINS = {"group_policy", "deployment", "registry"}
 EVENT_ORIGINS = {"event"}
@@ -81,10 +84,8 @@ def _related(a: Finding, b: Finding) -> bool:
 
 
 def _explains(cause: Finding, symptom: Finding, analysis: Analysis) -> bool:
-    allowed = EXPLAINS.get(symptom.rule_id)
-    if allowed is None and symptom.rule_id in ("RDSLIC-101", "RDSLIC-102") and cause.rule_id in _NOT_BLOCKING:
-        return False
-    if allowed is not None and cause.rule_id not in allowed:
+    _, not_blocking, blocking_only = relations()
+    if symptom.rule_id in blocking_only and cause.rule_id in not_blocking:
         return False
     sh = symptom.host
     if sh is None or sh in _hosts_of(cause):
@@ -117,7 +118,7 @@ def rank(analysis: Analysis) -> list[RootCause]:
     scored = []
     for c in causes:
         s = score(c, len(linked[id(c)]))
-        specifics = SPECIFIC_OVER_GENERAL.get(c.rule_id, frozenset())
+        specifics = relations()[0].get(c.rule_id, frozenset())
         demoted = any(o.rule_id in specifics and _related(c, o) for o in causes)
         scored.append((demoted, -s, -severity_rank(c.severity), c.rule_id, c.host or "", s, c))
     scored.sort(key=lambda t: t[:5])

@@ -61,6 +61,10 @@ class RuleMeta:
     references: tuple[str, ...] = ()            # seed article sections, RDS_LICENSING.md, Microsoft docs
     description: str = ""
     events: tuple[str, ...] = ()                # event catalog keys it reads (the parsers keep them)
+    # relations the verdict reads (DESIGN.md, "Ranking between overlapping causes"):
+    outranks: tuple[str, ...] = ()              # general causes this specific one explains better
+    blocks_licensing: bool = True               # a cause that stops CALs being issued (not reporting only)
+    only_blocking_causes: bool = False          # a symptom that only causes which block licensing explain
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
@@ -83,7 +87,8 @@ class RuleMeta:
     def to_dict(self) -> dict:
         return {"id": self.id, "title": self.title, "severity": self.severity, "kind": self.kind,
                 "scope": self.scope, "requires": list(self.requires), "references": list(self.references),
-                "description": self.description, "events": list(self.events)}
+                "description": self.description, "events": list(self.events), "outranks": list(self.outranks),
+                "blocks_licensing": self.blocks_licensing, "only_blocking_causes": self.only_blocking_causes}
 
 
 CheckFn = Callable[["Context"], Optional[Iterable[Finding]]]

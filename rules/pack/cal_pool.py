@@ -47,6 +47,7 @@ def ls_version_of(ls):
 
 @rule(RuleMeta(
     id="RDSLIC-006", title="No CALs of the needed type/version, or exhausted", severity="error", kind="cause",
+    outranks=("RDSLIC-016",),
     events=("ls_no_cals_of_type", "ls_no_cals_for_product"),
     scope="license_server", requires=("license_server.reports", "license_server.events"),
     references=(SEED_CALS, MS_CALS, "RDS_LICENSING.md 1.3 (21/22), 3.1, 5 #7"),
@@ -123,6 +124,7 @@ def _pack_ids(packs: pd.DataFrame) -> str:
 
 @rule(RuleMeta(
     id="RDSLIC-007", title="CAL type does not match the licensing mode", severity="error", kind="cause",
+    outranks=("RDSLIC-006", "RDSLIC-016"),
     events=("ls_no_cals_of_type", "cannot_issue_client_license"),
     scope="session_host", requires=("session_host.registry", "license_server.reports"),
     references=(SEED_TYPE, "RDS_LICENSING.md 1.2 (1004), 1.3 (21), 5 #8"),

@@ -29,6 +29,7 @@ def bad_rdsh_certificate(ctx):
 
 @rule(RuleMeta(
     id="RDSLIC-015", title="Corrupt client license store", severity="warning", kind="cause",
+    blocks_licensing=False,
     events=("client_license_invalid",),
     scope="session_host", requires=("session_host.events",),
     references=("RDS_LICENSING.md 1.2 (1003), 2.7, 5 #15",),

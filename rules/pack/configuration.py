@@ -94,6 +94,7 @@ def mode_not_configured(ctx):
 
 @rule(RuleMeta(
     id="RDSLIC-003", title="Group Policy overrides the deployment with different values", severity="error",
+    outranks=("RDSLIC-004", "RDSLIC-001"),
     kind="cause", scope="session_host", requires=("session_host.registry",),
     references=(SEED_CB, SEED_GP, "RDS_LICENSING.md 2.2 Precedence, 5 #3"),
     description="Policy LicenseServers/LicensingMode differ from the RCM/deployment values; the policy wins "

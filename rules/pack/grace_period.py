@@ -43,6 +43,7 @@ def _days_left(ctx, h):
 
 @rule(RuleMeta(
     id="RDSLIC-101", title="Grace period expired", severity="critical", kind="symptom",
+    only_blocking_causes=True,
     events=("grace_period_expired", "grace_expired_mode_not_configured"),
     scope="session_host", requires=("session_host.events",),
     references=("seed article: Symptoms", "RDS_LICENSING.md 1.2 (1128/50280, 1069), 2.3, 5 #1"),
@@ -68,6 +69,7 @@ def grace_expired(ctx):
 
 @rule(RuleMeta(
     id="RDSLIC-102", title="Grace period ends within 14 days", severity="warning", kind="symptom",
+    only_blocking_causes=True,
     events=("grace_period_expiring",),
     scope="session_host", requires=("session_host.events",),
     references=("RDS_LICENSING.md 1.2 (1129/50281), 2.3",),

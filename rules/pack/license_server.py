@@ -24,6 +24,7 @@ def _bare(ctx) -> bool:
 
 @rule(RuleMeta(
     id="RDSLIC-005", title="License server not activated", severity="error", kind="cause",
+    outranks=("RDSLIC-006", "RDSLIC-016"),
     events=("ls_not_activated", "ls_activated"),
     scope="license_server", requires=("license_server.events", "license_server.reports"),
     references=(SEED_ROLE, MS_ACT, "RDS_LICENSING.md 1.3 (18), 3.3 GetActivationStatus, 5 #5"),
@@ -57,6 +58,7 @@ def not_activated(ctx):
 
 @rule(RuleMeta(
     id="RDSLIC-012", title="License server not in Terminal Server License Servers (4105)", severity="warning",
+    blocks_licensing=False,
     events=("ls_ad_update_failed",),
     kind="cause", scope="license_server", requires=("license_server.events",),
     references=(KB_4105, "RDS_LICENSING.md 1.3 (4105), 3.3 IsLSinTSLSGroup, 5 #12"),
@@ -151,6 +153,7 @@ def _state_of(row) -> str:
 
 @rule(RuleMeta(
     id="RDSLIC-019", title="Licensing role missing, or its service stopped or disabled", severity="error",
+    outranks=("RDSLIC-004",),
     events=("ls_service_started", "ls_service_stopped", "ls_service_state", "ls_service_start_type_changed"),
     kind="cause", scope="license_server", requires=("license_server.registry", "license_server.events"),
     references=(SEED_ROLE, "RDS_LICENSING.md 2.5, 1.3 (0/3), 5 #4"),
@@ -189,6 +192,7 @@ def role_or_service(ctx):
 
 @rule(RuleMeta(
     id="RDSLIC-020", title="License server certificate corrupt (event 17)", severity="error",
+    outranks=("RDSLIC-006", "RDSLIC-016"),
     events=("ls_certificate_corrupt", "ls_activated"),
     kind="cause", scope="license_server", requires=("license_server.events",),
     references=("RDS_LICENSING.md 1.3 (17), 5 #6", "systemcenter.wiki RDS MP: Terminal Services License Server Activation"),

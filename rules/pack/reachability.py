@@ -39,6 +39,7 @@ def unreachable(ctx):
 
 @rule(RuleMeta(
     id="RDSLIC-018", title="Per-user CAL lookup in Active Directory failed", severity="warning", kind="cause",
+    blocks_licensing=False,
     events=("ad_user_license_lookup_failed",),
     scope="session_host", requires=("session_host.events",),
     references=("RDS_LICENSING.md 1.2 (1061/50213), 5 #18",),

@@ -12,6 +12,7 @@ MS_VER = "https://learn.microsoft.com/windows-server/remote/remote-desktop-servi
 
 @rule(RuleMeta(
     id="RDSLIC-008", title="CAL version not accepted by the session host", severity="error", kind="cause",
+    outranks=("RDSLIC-006",),
     events=("ls_no_cals_of_type", "ls_no_cals_for_product"),
     scope="session_host", requires=("session_host.registry", "license_server.reports"),
     references=(SEED_VER, MS_VER, "RDS_LICENSING.md 4, 5 #9"),
@@ -51,6 +52,7 @@ def cal_too_old(ctx):
 
 @rule(RuleMeta(
     id="RDSLIC-009", title="License server too old for the CALs or the session host", severity="error",
+    outranks=("RDSLIC-006", "RDSLIC-004"),
     events=("license_server_os_unsupported",),
     kind="cause", scope="session_host", requires=("session_host.events", "license_server.os"),
     references=(SEED_VER, MS_VER, "RDS_LICENSING.md 1.2 (1132/50284), 3.4 LOWER_VERSION, 4, 5 #9"),

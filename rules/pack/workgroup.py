@@ -38,6 +38,7 @@ def per_user_in_workgroup(ctx):
 
 @rule(RuleMeta(
     id="RDSLIC-011", title="Workgroup authentication enforcement (CVE-2024-38099)", severity="error", kind="cause",
+    outranks=("RDSLIC-004",),
     events=("license_server_unreachable", "license_not_renewed"),
     scope="session_host", requires=("session_host.registry", "session_host.events", "license_server.registry"),
     references=(MS_WG, "RDS_LICENSING.md 2.6, 5 #11"),

@@ -121,3 +121,17 @@ def test_specific_outranks_general_with_more_evidence():
                     evidence=[Evidence("events", "ls", {"record_id": 3}, {"host": "LS99"})])
     a.findings = [general, other]
     assert [rc.rule_id for rc in rank(a)][0] == "RDSLIC-006"
+
+
+def test_rule_relations_come_from_rule_metadata():
+    """DESIGN.md, "Ranking between overlapping causes": the specific causes outrank 006 and the
+    relation is read from RuleMeta.outranks (a new rule declares it; verdict.py holds no table)."""
+    from rdsla.analyzer.verdict import relations
+    from rdsla.rules.registry import load_rules
+    specifics, not_blocking, blocking_only = relations()
+    assert {"RDSLIC-005", "RDSLIC-007", "RDSLIC-008", "RDSLIC-009"} <= specifics["RDSLIC-006"]
+    metas = {r.meta.id: r.meta for r in load_rules()}
+    for general, better in specifics.items():
+        assert all(general in metas[b].outranks for b in better)
+    assert not_blocking == {m.id for m in metas.values() if m.kind == "cause" and not m.blocks_licensing}
+    assert blocking_only == {"RDSLIC-101", "RDSLIC-102"}
