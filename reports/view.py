@@ -13,6 +13,7 @@ from typing import Any, Iterable, Optional
 import numpy as np
 import pandas as pd
 
+from rdsla.core.cal_counts import pack_counts, pool_counts
 from rdsla.core.model import (LICENSING_MODES, SEVERITIES, Analysis, Evidence, Fact, Finding,
                             HostProfile, severity_rank)
 
@@ -230,14 +231,22 @@ def evidence_groups(finding: Finding, analysis: Analysis, index: EventIndex) -> 
         columns: list[str] = []
         for ev in evs:
             for key in list(ev.locator) + list(ev.detail):
-                if key not in columns:
+                if key not in columns and not (frame == "keypacks" and key == "unlimited"):
                     columns.append(key)
-        rows = [{"cells": [text(ev.detail.get(c, ev.locator.get(c))) for c in columns],
+        rows = [{"cells": [_evidence_cell(frame, ev, c) for c in columns],
                  "source": text(ev.source), "note": text(ev.note)} for ev in evs[:cap]]
         group = _group("report", f"Report rows ({text(frame)})", rows, len(evs))
         group["columns"] = [text(c) for c in columns]
         groups.append(group)
     return groups
+
+
+def _evidence_cell(frame: str, ev: Evidence, column: str) -> str:
+    """One cell of a report-row evidence table; a key pack's counts read as the CAL table reads
+    them (a number, "unlimited" or "unknown"; the ``unlimited`` flag is folded into them)."""
+    if frame == "keypacks" and column in ("total", "issued", "available") and column in ev.detail:
+        return str(getattr(pack_counts(ev.detail), column))
+    return text(ev.detail.get(column, ev.locator.get(column)))
 
 
 def _group(kind: str, title: str, rows: list, total: Optional[int] = None) -> dict:
@@ -404,7 +413,9 @@ def _start_type(value: Any) -> str:
 # --- CAL pool and compatibility --------------------------------------------------------------
 
 def keypack_rows(keypacks: pd.DataFrame, issued: pd.DataFrame) -> list[dict]:
-    """Key packs grouped by license server, CAL version and type; None total/available = unlimited."""
+    """Key packs grouped by license server, CAL version and type. Counts are core.cal_counts'
+    pool sums (a number, "unlimited" or "unknown", never a null read as either), so the table
+    says what the rules saw."""
     if not len(keypacks):
         return []
     issued_counts: dict[tuple, int] = {}
@@ -416,17 +427,15 @@ def keypack_rows(keypacks: pd.DataFrame, issued: pd.DataFrame) -> list[dict]:
     kp = keypacks.assign(_ls=keypacks["license_server"].fillna(""), _ver=keypacks["cal_version"].fillna(""),
                          _type=keypacks["cal_type"].fillna(""))
     for (ls, ver, typ), g in kp.groupby(["_ls", "_ver", "_type"], sort=True):
-        unlimited = bool(g["total"].isna().any() or g["available"].isna().any())
+        counts = pool_counts(g)
         builtin = bool(g["builtin"].fillna(False).any())
         temporary = bool(g["temporary"].fillna(False).any())
         expires = g["expires"].dropna()
         rows.append({
             "license_server": ls, "cal_version": version_label(ver) if ver else ("built-in" if builtin else "unknown"),
             "cal_type": CAL_TYPES.get(typ, typ) or "unknown", "packs": len(g),
-            "total": "unlimited" if unlimited else str(int(g["total"].sum())),
-            "issued": str(int(g["issued"].fillna(0).sum())),
-            "available": "unlimited" if unlimited else str(int(g["available"].sum())),
-            "exhausted": (not unlimited) and int(g["available"].sum()) <= 0 and not builtin,
+            "total": str(counts.total), "issued": str(counts.issued), "available": str(counts.available),
+            "exhausted": counts.available.has_free() is False and not builtin,
             "flags": ", ".join(x for x, on in (("built-in", builtin), ("temporary", temporary)) if on),
             "expires": fmt_time(expires.min()) if len(expires) else "",
             "status": ", ".join(sorted({text(s) for s in g["status"].dropna()})),

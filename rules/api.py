@@ -149,8 +149,10 @@ def event_evidence(row: pd.Series, note: str = "") -> Evidence:
 
 
 def keypack_evidence(row: pd.Series, note: str = "") -> Evidence:
+    # "unlimited" keeps a null total/available readable (core.cal_counts): unlimited, not unknown
     detail = {c: _val(row.get(c)) for c in ("license_server", "keypack_id", "cal_version", "cal_type", "total",
-                                            "issued", "available", "builtin", "temporary", "expires", "status")}
+                                            "issued", "available", "unlimited", "builtin", "temporary", "expires",
+                                            "status")}
     return Evidence(frame="keypacks", source=str(_val(row.get("source")) or ""),
                     locator={"keypack_id": _val(row.get("keypack_id")), "row": int(row.name) if row.name is not None else None},
                     detail=detail, note=note)

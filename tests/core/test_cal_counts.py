@@ -8,7 +8,77 @@ import pytest
 
 from rdsla.core.cal_counts import (UNKNOWN, UNLIMITED, ZERO, CalCount, PackCounts, any_free, normalize, pack_counts,
                                    pool_counts, total_of)
-from rdsla.core.frames import make_frame
+from rdsla.analyzer.verdict import rank
+from rdsla.core.frames import empty_frame, make_frame
+from rdsla.parsers.licensing import parse_bytes
+from rdsla.reports.markdown import render as render_markdown
+from rdsla.reports.view import EventIndex, evidence_groups, keypack_rows
+from tests.rules.test_rules import findings, license_server, make_analysis, session_host
+
+HEADER = "KeyPackId,Description,KeyPackType,ProductType,ProductVersion,ProductVersionID,{counts}ExpirationDate\n"
+
+
+def _export(counts_header: str, counts: str) -> pd.DataFrame:
+    """A Win32_TSLicenseKeyPack CSV export with one 2019 Per User pack, on LS01."""
+    text = HEADER.format(counts=counts_header) + f"3,C50-10.01-S,2,1,Windows Server 2019,6,{counts}20380119031407.000000-000\n"
+    result = parse_bytes(text.encode())
+    assert result.status == "ok", result.warnings
+    return result.frames["keypacks"].assign(license_server="LS01", source="LS01/keypacks.csv")
+
+
+def _rule_006(kp: pd.DataFrame):
+    a = make_analysis([session_host(mode=4, os="2019"), license_server()], keypacks=kp.to_dict("records"))
+    out = findings("RDSLIC-006", a, host="LS01")
+    assert len(out) == 1
+    return out[0]
+
+
+def _cal_table(kp: pd.DataFrame) -> dict:
+    rows = keypack_rows(kp, empty_frame("issued"))
+    assert len(rows) == 1
+    return rows[0]
+
+
+# --- bug 3 regression: NA meant both "unlimited" and "column missing" -----------------------
+
+def test_export_without_available_column_is_exhausted_not_unlimited():
+    kp = _export("TotalLicenses,IssuedLicenses,", "50,50,")
+    finding = _rule_006(kp)
+    assert finding.state == "detected"
+    assert "all 50 usable Per User CALs are issued" in finding.summary
+    row = _cal_table(kp)
+    assert (row["total"], row["issued"], row["available"], row["exhausted"]) == ("50", "50", "0", True)
+
+
+def test_export_without_total_and_available_is_unknown_never_unlimited_or_zero():
+    kp = _export("IssuedLicenses,", "12,")
+    finding = _rule_006(kp)
+    assert finding.state == "not_checked"                    # no count: exhaustion is not proven
+    assert "unknown" in finding.summary and "unlimited" not in finding.summary
+    assert " 0 " not in finding.summary
+    row = _cal_table(kp)
+    assert (row["total"], row["issued"], row["available"], row["exhausted"]) == ("unknown", "12", "unknown", False)
+
+
+def test_evidence_rows_and_markdown_say_unlimited_and_unknown():
+    """The rule's evidence carries the flag; the report's evidence table and the Markdown
+    summary read counts as the CAL table does (not a blank for both meanings)."""
+    builtin = _export("TotalLicenses,IssuedLicenses,AvailableLicenses,", "4294967295,0,4294967295,").assign(
+        keypack_id="2", cal_version=None, builtin=True)
+    uncounted = _export("IssuedLicenses,", "12,").assign(keypack_id="9", cal_version="2016")   # not usable by 2019
+    kp = pd.concat([builtin, uncounted], ignore_index=True)
+    a = make_analysis([session_host(mode=4, os="2019"), license_server()], keypacks=kp.to_dict("records"))
+    a.findings = findings("RDSLIC-006", a, host="LS01")
+    assert a.findings[0].state == "detected"
+    groups = evidence_groups(a.findings[0], a, EventIndex(a.frames["events"], a.findings[0].evidence))
+    table = [dict(zip(groups[0]["columns"], r["cells"])) for r in groups[0]["rows"]]
+    assert [(r["keypack_id"], r["total"], r["issued"], r["available"]) for r in table] == [("9", "unknown", "12", "unknown")]
+    assert "unlimited" not in groups[0]["columns"]
+    only_builtin = make_analysis([session_host(mode=4, os="2019"), license_server()], keypacks=builtin.to_dict("records"))
+    only_builtin.findings = findings("RDSLIC-006", only_builtin, host="LS01")
+    only_builtin.root_causes = rank(only_builtin)
+    assert only_builtin.findings[0].evidence[0].detail["unlimited"] is True
+    assert "total=unlimited, issued=0, available=unlimited" in render_markdown(only_builtin)
 
 
 # --- the value and its arithmetic -------------------------------------------------------------

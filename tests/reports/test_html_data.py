@@ -118,7 +118,7 @@ def multi_host_analysis() -> Analysis:
     ]
     keypacks = [
         {"license_server": "LS01", "keypack_id": "1", "cal_version": None, "cal_type": "per_device", "total": None,
-         "issued": 0, "available": None, "builtin": True, "temporary": False, "status": "active", "source": "LS01/keypacks.html"},
+         "issued": 0, "available": None, "unlimited": True, "builtin": True, "temporary": False, "status": "active", "source": "LS01/keypacks.html"},
         {"license_server": "LS01", "keypack_id": "2", "cal_version": "2016", "cal_type": "per_user", "total": 50,
          "issued": 50, "available": 0, "builtin": False, "temporary": False, "status": "active", "source": "LS01/keypacks.html"},
         {"license_server": "LS01", "keypack_id": "3", "cal_version": "2019", "cal_type": "per_user", "total": 25,
