@@ -21,7 +21,7 @@ from rdsla.core import facts as F
 from rdsla.core.needs import Needs, UndeclaredNeed
 from rdsla.core.os_builds import os_label
 from rdsla.core.frames import empty_frame
-from rdsla.core.hostnames import canonical
+from rdsla.core.hostnames import canonical, split_server_list
 from rdsla.core.model import (SOURCE_DEPLOYMENT, SOURCE_GROUP_POLICY, SOURCE_WMI, Evidence, Fact, GracePeriod,
                             HostProfile)
 
@@ -397,16 +397,6 @@ def _domain_joined(p: HostProfile, reg: _Registry, ev: _Events) -> None:
         p.domain_joined = Fact(False, "registry", [reg_evidence(tcp, "no DNS domain, no domain signal")])
 
 
-def _servers(data: Any) -> list[str]:
-    if isinstance(data, list):
-        items = data
-    elif isinstance(data, str):
-        items = re.split(r"[,;\s]+", data)
-    else:
-        return []
-    return [s.strip() for s in items if s and s.strip()]
-
-
 def _licensing(p: HostProfile, reg: _Registry, fact_of) -> None:
     modes = [reg.fact(POLICY, "LicensingMode", SOURCE_GROUP_POLICY, int),
              reg.fact(RCM + r"\Licensing Core", "LicensingMode", SOURCE_DEPLOYMENT, int),
@@ -419,11 +409,11 @@ def _licensing(p: HostProfile, reg: _Registry, fact_of) -> None:
     servers: list[Fact] = []
     row = reg.get(POLICY, "LicenseServers")
     if row is not None:
-        servers.append(Fact(_servers(row["data"]), SOURCE_GROUP_POLICY, [reg_evidence(row)]))
+        servers.append(Fact(split_server_list(row["data"]), SOURCE_GROUP_POLICY, [reg_evidence(row)]))
     found, evidence = [], []
     row = reg.get(LICENSE_SERVERS, "SpecifiedLicenseServers")
     if row is not None:
-        found += _servers(row["data"])
+        found += split_server_list(row["data"])
         evidence.append(reg_evidence(row))
     for sub, rows in reg.subkeys(LICENSE_SERVERS):      # subkey forms: ...\SpecifiedLicenseServers\<LS> or \<LS>
         if sub.lower() == "specifiedlicenseservers":
@@ -439,7 +429,7 @@ def _licensing(p: HostProfile, reg: _Registry, fact_of) -> None:
             evidence.append(reg_evidence(rows[0], "license server subkey"))
     if evidence:
         servers.append(Fact(list(dict.fromkeys(found)), SOURCE_DEPLOYMENT, evidence))
-    wmi = fact_of(F.LICENSE_SERVERS, _servers)
+    wmi = fact_of(F.LICENSE_SERVERS, split_server_list)
     if wmi is not None:
         wmi.origin = SOURCE_WMI
         servers.append(wmi)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from rdsla.core.hostnames import canonical
+from rdsla.core.hostnames import canonical, license_server_names
 from rdsla.core.model import Analysis, Finding, RootCause, severity_rank
 
 @lru_cache(maxsize=1)
@@ -91,11 +91,8 @@ def _explains(cause: Finding, symptom: Finding, analysis: Analysis) -> bool:
     if sh is None or sh in _hosts_of(cause):
         return True
     profile = analysis.host(sh)
-    servers = []
-    if profile is not None and profile.license_servers is not None and profile.license_servers.value:
-        value = profile.license_servers.value
-        items = value if isinstance(value, (list, tuple, set)) else str(value).split(",")
-        servers = [canonical(str(x)) for x in items]
+    servers = license_server_names(profile.license_servers.value) \
+        if profile is not None and profile.license_servers is not None else []
     return cause.host in servers
 
 

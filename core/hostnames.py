@@ -86,3 +86,23 @@ class HostResolver:
 
     def hosts(self) -> list[str]:
         return sorted(self.aliases)
+
+
+def split_server_list(value) -> list[str]:
+    """A license-server setting as the names it holds, as written: a list (REG_MULTI_SZ, one
+    subkey per server) or text separated by commas, semicolons or white space (the Group Policy
+    ``LicenseServers`` REG_SZ is comma-separated; exports and reports vary)."""
+    if value is None:
+        return []
+    items = value if isinstance(value, (list, tuple, set)) else re.split(r"[,;\s]+", str(value))
+    return [str(s).strip() for s in items if s is not None and str(s).strip()]
+
+
+def license_server_names(value) -> list[str]:
+    """The canonical machine names of a license-server setting, first occurrence kept."""
+    out: list[str] = []
+    for item in split_server_list(value):
+        name = canonical(item)
+        if name and name not in out:
+            out.append(name)
+    return out

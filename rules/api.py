@@ -18,7 +18,7 @@ import pandas as pd
 
 from rdsla.core import catalog
 from rdsla.core.catalog import LS_NAMES, MANIFEST_BASE, RCM_NAMES
-from rdsla.core.hostnames import canonical
+from rdsla.core.hostnames import canonical, license_server_names
 from rdsla.core.needs import Needs, UndeclaredNeed
 from rdsla.core.model import KINDS, SEVERITIES, Analysis, Evidence, Fact, Finding, HostProfile
 
@@ -185,16 +185,8 @@ def _int(x) -> Optional[int]:
 
 
 def servers_of(value) -> list[str]:
-    """License-server list of a Fact value (list or comma/semicolon string) as canonical names."""
-    if value is None:
-        return []
-    items = value if isinstance(value, (list, tuple, set)) else str(value).replace(";", ",").split(",")
-    out = []
-    for item in items:
-        name = canonical(str(item).strip()) if item is not None else None
-        if name and name not in out:
-            out.append(name)
-    return out
+    """License-server list of a Fact value as canonical names (core.hostnames owns the parsing)."""
+    return license_server_names(value)
 
 
 # ---------------------------------------------------------------------------- context
