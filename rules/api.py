@@ -65,6 +65,7 @@ class RuleMeta:
     outranks: tuple[str, ...] = ()              # general causes this specific one explains better
     blocks_licensing: bool = True               # a cause that stops CALs being issued (not reporting only)
     only_blocking_causes: bool = False          # a symptom that only causes which block licensing explain
+    remediation: tuple[str, ...] = ()           # fix steps; rules/data/remediation.json may hold them instead
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
@@ -366,7 +367,8 @@ class Context:
         kw = {} if host is None else {"host": host}
         me = kw.get("host", self.host.name if self.host else None)
         related = [h for h in dict.fromkeys(related_hosts) if h and h != me]
-        steps = remediation if remediation is not None else remediation_texts().get(self.meta.id, [])
+        steps = remediation if remediation is not None else \
+            remediation_texts().get(self.meta.id) or list(self.meta.remediation)
         return self._finding("detected", summary=summary, evidence=list(evidence), related_hosts=related,
                              remediation=list(steps), **kw)
 
