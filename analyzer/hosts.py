@@ -49,13 +49,10 @@ CERT_VALUES = ("X509 Certificate", "X509 Certificate2", "X509 Certificate ID", "
 # RCM licensing events by legacy id (RDS_LICENSING.md 1.2): seen => the machine is a session host
 # What the profile builder reads, as event catalog keys (core/data/event_catalog.csv): the
 # pipeline keeps these events for it (core.needs); reading any other raises UndeclaredNeed.
-RCM_LICENSING_EVENTS = (
-    "client_license_invalid", "cannot_issue_client_license", "temporary_license_expired", "license_not_renewed",
-    "rdsh_not_in_endpoint_group", "ad_user_license_lookup_failed", "licensing_mode_not_configured",
-    "grace_expired_mode_not_configured", "grace_period_expired", "grace_period_expiring",
-    "no_license_server_specified", "license_server_unreachable", "license_server_os_unsupported",
-    "rdsh_ls_certificate_invalid")
 RCM_ROLE_MISSING = "rdsh_role_not_installed"          # "RD Session Host Server role is not installed."
+# any other licensing event of the session-host service shows the machine acts as one
+RCM_LICENSING_EVENTS = tuple(sorted(e.key for e in catalog.load_catalog()
+                                    if catalog.family(e) == "rcm" and e.key != RCM_ROLE_MISSING))
 GRACE_EXPIRED_EVENTS = ("grace_period_expired", "grace_expired_mode_not_configured")
 GRACE_WARNING_EVENT = "grace_period_expiring"
 OS_AT_BOOT = "os_version_at_boot"                     # EventLog 6009
@@ -180,8 +177,45 @@ def build_profiles(frames: dict[str, pd.DataFrame], facts: list[dict], hosts: di
         p.artifacts = sorted(set(part(art, "host", name)["path"].dropna())) if art is not None and len(art) else []
         _fill(p, _Registry(part(reg, "host", name)), part(ev, "host", name), part(kp, "license_server", name),
               by_host_facts.get(name, []), as_of)
+        _acts_as(p, part(frames.get("issued"), "license_server", name))
         profiles.append(p)
     return profiles
+
+
+def _acts_as(p: HostProfile, issued: pd.DataFrame) -> None:
+    """The roles a machine plays when no installed-role record says so, inferred once here for
+    the rules and the report alike: a session host by its licensing configuration or grace
+    period, a license server by its exports or license-server facts. A recorded role (true or
+    false) always stands."""
+    if "session_host" not in p.roles:
+        signals = [c for c in p.licensing_mode_candidates if _chosen_mode(c)] + list(p.license_server_candidates)
+        g = p.grace_period
+        grace = [f for f in (g.ends, g.days_left_reported) if f is not None]
+        if signals or grace or g.key_last_write or g.expired_events:
+            evidence = [e for f in signals + grace for e in f.evidence][:3] or list(g.expired_events[:1])
+            p.roles["session_host"] = Fact(True, "inferred", evidence)
+    if "licensing" not in p.roles:
+        ls = p.license_server
+        facts = [getattr(ls, f) for f in ("service_start_type", "service_state", "activation_status", "version",
+                                          "in_tsls_group", "disable_workgroup_auth_enforcement")]
+        facts = [f for f in facts if f is not None]
+        if facts or ls.report_summary or len(issued):
+            evidence = [e for f in facts for e in f.evidence][:3]
+            if not evidence and len(issued):
+                row = issued.iloc[0]
+                evidence = [Evidence("issued", str(row.get("source") or ""), {"row": int(row.name)},
+                                     {"issued": len(issued)}, "issued CALs exported from this license server")]
+            p.roles["licensing"] = Fact(True, "inferred", evidence)
+
+
+def _chosen_mode(candidate: Fact) -> bool:
+    """A licensing mode someone chose: Per User / Per Device anywhere, or any Group Policy value.
+    RCM's own defaults (1 "Remote Desktop for Administration" on every Windows, 5 "not
+    configured") do not make a machine a session host (RDS_LICENSING.md 2.2)."""
+    try:
+        return candidate.value is not None and (candidate.origin == SOURCE_GROUP_POLICY or int(candidate.value) in (2, 4))
+    except (TypeError, ValueError):
+        return False
 
 
 def _fill(p: HostProfile, reg: _Registry, events: pd.DataFrame, keypacks: pd.DataFrame, facts: list[dict],

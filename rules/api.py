@@ -384,80 +384,26 @@ class Context:
 
 # ---------------------------------------------------------------------------- targets
 
-def _role(host: HostProfile, role: str) -> Optional[bool]:
-    fact = host.roles.get(role)
-    return None if fact is None or fact.value is None else bool(fact.value)
-
-
 def session_hosts(bundle: Bundle) -> list[HostProfile]:
-    """Hosts that run RD Session Host: the role when known, else session-host signals
-    (RCM licensing events, licensing configuration, grace-period data)."""
+    """Hosts that run RD Session Host: the profile's role, recorded or inferred (analyzer.hosts
+    decides it once for the rules and the report)."""
     if bundle._session_hosts is None:
-        bundle._session_hosts = _session_hosts(bundle)
+        bundle._session_hosts = [h for h in bundle.analysis.hosts if h.has_role("session_host")]
     return list(bundle._session_hosts)
 
 
-def _session_hosts(bundle: Bundle) -> list[HostProfile]:
-    out = []
-    ev = bundle.events
-    rcm_hosts = set(ev.loc[ev["_family"] == "rcm", "_host"].dropna()) if ev is not None and len(ev) else set()
-    for h in bundle.analysis.hosts:
-        role = _role(h, "session_host")
-        if role is False:
-            continue
-        if role or h.name in rcm_hosts or _licensing_chosen(h) or h.license_server_candidates \
-                or h.license_servers is not None \
-                or h.grace_period.key_last_write or h.grace_period.ends or h.grace_period.days_left_reported \
-                or h.grace_period.expired_events:
-            out.append(h)
-    return out
-
-
-def _licensing_chosen(h: HostProfile) -> bool:
-    """A licensing mode someone chose: Per User / Per Device anywhere, or any Group Policy
-    value. RCM's own defaults (1 "Remote Desktop for Administration" on every Windows, 5 "not
-    configured") do not make a machine a session host (RDS_LICENSING.md 2.2)."""
-    for c in h.licensing_mode_candidates:
-        try:
-            if c.value is not None and (c.origin == "group_policy" or int(c.value) in (2, 4)):
-                return True
-        except (TypeError, ValueError):
-            continue
-    return False
-
-
 def license_servers(bundle: Bundle) -> list[HostProfile]:
-    """Hosts that run (or are named as) the license server; a name configured on a session host
-    without any artifact of its own becomes a bare profile (its checks then say what to collect)."""
+    """Hosts that run the license server (the profile's role), and the names session hosts are
+    told to use: one without any artifact of its own becomes a bare profile, whose checks then
+    say what to collect."""
     if bundle._license_servers is None:
-        bundle._license_servers = _license_servers(bundle)
+        out = {h.name: h for h in bundle.analysis.hosts if h.has_role("licensing")}
+        for sh in session_hosts(bundle):
+            for name in servers_of(sh.license_servers.value if sh.license_servers else None):
+                if name not in out:
+                    out[name] = bundle.hosts.get(name) or HostProfile(name=name)
+        bundle._license_servers = list(out.values())
     return list(bundle._license_servers)
-
-
-def _license_servers(bundle: Bundle) -> list[HostProfile]:
-    out: dict[str, HostProfile] = {}
-    ev = bundle.events
-    ls_hosts = set(ev.loc[ev["_family"] == "ls", "_host"].dropna()) if ev is not None and len(ev) else set()
-    report_hosts = set()
-    for name in ("keypacks", "issued"):
-        fr = bundle.frames.get(name)
-        if fr is not None and len(fr):
-            report_hosts |= {canonical(x) for x in fr["license_server"].dropna()}
-    lsf_fields = ("service_start_type", "service_state", "activation_status", "version", "in_tsls_group",
-                  "disable_workgroup_auth_enforcement")
-    for h in bundle.analysis.hosts:
-        role = _role(h, "licensing")
-        has_facts = any(getattr(h.license_server, f) is not None for f in lsf_fields) or h.license_server.report_summary
-        if role or h.name in ls_hosts or h.name in report_hosts or has_facts:
-            out[h.name] = h
-    for sh in session_hosts(bundle):
-        for name in servers_of(sh.license_servers.value if sh.license_servers else None):
-            if name not in out:
-                out[name] = bundle.hosts.get(name) or HostProfile(name=name)
-    for name in report_hosts:
-        if name and name not in out:
-            out[name] = HostProfile(name=name)
-    return list(out.values())
 
 
 # ---------------------------------------------------------------------------- small shared helpers

@@ -159,3 +159,29 @@ def test_rdsla_hosts_on_real_hives(real_hives, capsys):
     assert main(["hosts", str(real_hives[0].parent), "--jobs", "1"]) == 0
     text = capsys.readouterr().out
     assert "DESKTOP-M3OSHQU" in text and "remote_admin (1)" in text and "GINEVRA" in text
+
+
+def test_roles_are_inferred_once_by_the_profile_builder():
+    """Issue 16 item 3: the profile decides who acts as session host or license server; the
+    rules' target lists and the report read that one answer."""
+    from rdsla.core.frames import empty_frame
+    from rdsla.core.model import Analysis
+    from rdsla.rules.api import Bundle, license_servers, session_hosts
+    when = pd.Timestamp("2024-06-01T10:00:00Z")
+    events = make_frame("events", pd.DataFrame([{
+        "host": "RDSH02", "channel": "System", "provider": "Microsoft-Windows-TerminalServices-RemoteConnectionManager",
+        "source_name": "TermService", "event_id": 1131, "legacy_event_id": 1131, "level": 3, "time": when,
+        "record_id": 7, "computer": "RDSH02.corp.example", "data": {"param1": "LS09"}, "source": "RDSH02_System.evtx"}]))
+    issued = make_frame("issued", pd.DataFrame([{"license_server": "LS09", "cal_version": "2019", "cal_type": "per_user",
+                                                 "issued_to": "alice", "status": 2, "source": "LS09_Issued.csv"}]))
+    frames = {"events": events, "registry": empty_frame("registry"), "keypacks": empty_frame("keypacks"),
+              "issued": issued, "artifacts": empty_frame("artifacts")}
+    profiles = {p.name: p for p in build_profiles(frames, [], {}, when.to_pydatetime())}
+    assert profiles["RDSH02"].roles["session_host"].value is True
+    assert profiles["LS09"].roles["licensing"].value is True
+    assert profiles["LS09"].roles["licensing"].origin == "inferred"
+    analysis = Analysis(inputs=[], as_of=when.to_pydatetime(), as_of_origin="option", frames=frames,
+                        hosts=list(profiles.values()))
+    bundle = Bundle(analysis)
+    assert [h.name for h in session_hosts(bundle)] == ["RDSH02"]
+    assert [h.name for h in license_servers(bundle)] == ["LS09"]

@@ -247,7 +247,8 @@ def test_001_no_license_server_both_deployment_types():
 
 
 def test_001_legacy_event_with_classic_source_name_and_no_registry():
-    sh = HostProfile(name="RDSH01")
+    # the role as the profile builder infers it from the event (analyzer.hosts owns roles)
+    sh = HostProfile(name="RDSH01", roles={"session_host": Fact(True, "event", [])})
     a = make_analysis([sh], events=[event("RDSH01", 1130, classic_name=True)], artifacts=[])
     a.frames["registry"] = empty_frame("registry")
     f = detected("RDSLIC-001", a)
