@@ -10,6 +10,8 @@ Why it is built this way:
   over its own pipe, so the parent can kill exactly the worker whose bundle overran
   ``--timeout`` or notice exactly which bundle killed its worker, write that row, start a
   fresh worker and go on (a ``ProcessPoolExecutor`` breaks entirely when one worker dies).
+- A worker dies with its parent: after ``kill -9`` of ``rdsla batch`` no worker is left
+  running (not even one stuck in a native decoder), and ``--resume`` redoes what was in flight.
 - Largest bundles go first, so the long ones do not end up alone at the tail.
 - The parent appends each row to summary.jsonl and summary.csv with a flush; index.html is
   rebuilt from summary.jsonl at the end and on Ctrl-C.
@@ -32,9 +34,11 @@ import csv
 import io
 import json
 import logging
+import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -190,9 +194,51 @@ def run_task(task: Task) -> dict:
 
 # ---------------------------------------------------------------- local process pool
 
+def _exit_with_parent(sentinel) -> None:
+    try:
+        mp_wait([sentinel])
+    finally:
+        os._exit(1)
+
+
+def _die_with_parent() -> None:
+    """A worker whose parent is gone (``kill -9``, the OOM killer) stops at once, also in the
+    middle of a bundle: nobody would read its row, and a bundle stuck in a native decoder would
+    keep it running forever. What it wrote is never taken for done (the marker is written last).
+
+    Two ways, because a decoder spinning in native code may hold the GIL: on Linux the kernel
+    kills the worker when its parent process ends (``PR_SET_PDEATHSIG``); elsewhere a thread
+    waits on the parent's sentinel. Under ``forkserver`` the parent is the fork server, which
+    ends with the batch parent once no child holds its liveness pipe: a worker starts no
+    processes, so it lets go of its inherited copy."""
+    ppid = os.getppid()
+    try:
+        from multiprocessing import forkserver
+        server = getattr(forkserver, "_forkserver", None)
+        fd = getattr(server, "_forkserver_alive_fd", None)
+        if fd is not None:
+            os.close(fd)
+            server._forkserver_alive_fd = None
+    except Exception:  # noqa: BLE001 - best effort: the thread below still watches
+        pass
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) == 0 and os.getppid() != ppid:   # 1 = PR_SET_PDEATHSIG
+                os._exit(1)                                 # the parent died before the call
+        except (OSError, AttributeError):
+            pass
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent.sentinel,), daemon=True,
+                         name="rdsla-batch-parent-watch").start()
+
+
 def _worker_main(conn, worker: Callable[[Task], dict]) -> None:
     if hasattr(signal, "SIGINT"):
         signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent handles Ctrl-C and stops us
+    _die_with_parent()
     for module in _PRELOAD:
         try:
             __import__(module)
