@@ -133,9 +133,9 @@ class HostProfile:
     roles: dict[str, Fact] = field(default_factory=dict)   # session_host, licensing, connection_broker, gateway, web_access
     domain_joined: Optional[Fact] = None               # True / False (workgroup)
     licensing_mode_candidates: list[Fact] = field(default_factory=list)   # Fact(int mode, origin)
-    licensing_mode: Optional[Fact] = None              # effective
+    licensing_mode: Optional[Fact] = None              # effective: the winning candidate itself
     license_server_candidates: list[Fact] = field(default_factory=list)   # Fact(list[str], origin)
-    license_servers: Optional[Fact] = None             # effective
+    license_servers: Optional[Fact] = None             # effective: the winning candidate itself
     deny_ts_connections: Optional[Fact] = None
     licensing_certificate: Optional[Fact] = None       # bool: X509 Certificate values under RCM
     grace_period: GracePeriod = field(default_factory=GracePeriod)

@@ -365,11 +365,11 @@ def host_view(host: HostProfile, as_of: datetime) -> dict:
     eff_mode, eff_ls = host.licensing_mode, host.license_servers
     mode_candidates = [{"value": mode_label(c.value), "origin": origin_label(c.origin),
                         "sources": sorted({e.source for e in c.evidence}),
-                        "won": eff_mode is not None and c.origin == eff_mode.origin and c.value == eff_mode.value}
+                        "won": c is eff_mode}     # the profile's effective value is the winning candidate
                        for c in host.licensing_mode_candidates]
     ls_candidates = [{"value": text(c.value), "origin": origin_label(c.origin),
                       "sources": sorted({e.source for e in c.evidence}),
-                      "won": eff_ls is not None and c.origin == eff_ls.origin and c.value == eff_ls.value}
+                      "won": c is eff_ls}
                      for c in host.license_server_candidates]
     gp = host.grace_period
     days_left = gp.days_left(as_of)

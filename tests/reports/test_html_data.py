@@ -59,7 +59,7 @@ def single_host_analysis() -> Analysis:
         os_build=Fact("17763", "registry"), os_version=Fact("2019", "registry"),
         roles={"session_host": Fact(True, "registry"), "licensing": Fact(False, "registry")},
         domain_joined=Fact(True, "registry"),
-        licensing_mode_candidates=[Fact(4, "deployment", [ev_mode])], licensing_mode=Fact(4, "deployment", [ev_mode]),
+        licensing_mode_candidates=[mode := Fact(4, "deployment", [ev_mode])], licensing_mode=mode,
         license_server_candidates=[], license_servers=None,
         licensing_certificate=Fact(False, "registry"),
         grace_period=GracePeriod(key_last_write=AS_OF - timedelta(days=130),
@@ -138,7 +138,7 @@ def multi_host_analysis() -> Analysis:
                     "last_write": as_of - timedelta(days=90)})
 
     def rdsh(name):
-        return HostProfile(
+        host = HostProfile(
             name=name, os_product=Fact("Windows Server 2022 Standard", "registry"), os_build=Fact("20348", "registry"),
             os_version=Fact("2022", "registry"), roles={"session_host": Fact(True, "registry")},
             domain=Fact("contoso.local", "registry"), domain_joined=Fact(True, "registry"),
@@ -146,6 +146,9 @@ def multi_host_analysis() -> Analysis:
             license_server_candidates=[Fact(["LS01"], "group_policy", [gp]), Fact(["LS02"], "deployment", [dep])],
             license_servers=Fact(["LS01"], "group_policy", [gp]), licensing_certificate=Fact(True, "registry"),
             grace_period=GracePeriod(ends=Fact(as_of + timedelta(days=12), "event")))
+        # the effective values are the winning candidates themselves, as the profile builder sets them
+        host.licensing_mode, host.license_servers = host.licensing_mode_candidates[0], host.license_server_candidates[0]
+        return host
     ls01 = HostProfile(
         name="LS01", os_version=Fact("2016", "registry"), os_build=Fact("14393", "registry"),
         roles={"licensing": Fact(True, "registry")}, domain_joined=Fact(True, "registry"),
