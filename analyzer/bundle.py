@@ -20,11 +20,12 @@ from typing import Optional
 
 from rdsla.core.hostnames import hint_from_file_name, hint_from_folders
 from rdsla.core.limits import Limits
-from rdsla.analyzer.sniff import sniff
+from rdsla.parsers import recognize
 from rdsla.parsers.base import Source, open_zip
+from rdsla.parsers.formats import HEAD_BYTES, Sniff
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
-HEAD_BYTES = 65536
+ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")     # a local file header; an empty archive's end record
 
 
 @dataclass
@@ -147,8 +148,16 @@ def _add_file(fs_path: str, display: str, folders: list[str], size: int, intake:
     _classify(source, head, folders, intake, limits, zip_depth=0)
 
 
+def classify(head: bytes) -> Sniff:
+    """What intake makes of a file's first bytes: a zip is a container it opens; anything else
+    is what the parsers' formats recognize (:func:`parsers.recognize`), by content only."""
+    if head.startswith(ZIP_MAGICS):
+        return Sniff("zip", 1.0, "zip signature")
+    return recognize(head)
+
+
 def _classify(source: Source, head: bytes, folders: list[str], intake: Intake, limits: Limits, zip_depth: int) -> None:
-    found = sniff(head)
+    found = classify(head)
     if found.kind == "zip":
         if zip_depth >= 2:
             intake.ledger.append(LedgerEntry(path=source.display, size=source.size, status="skipped", warnings=[

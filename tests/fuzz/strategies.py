@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from rdsla.analyzer.sniff import LICENSING_FIELDS
+from rdsla.parsers.licensing_sniff import LICENSING_FIELDS
 
 _name_chars = st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n")
 names = st.text(_name_chars, max_size=40)

@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass
 from typing import Callable
 
-from rdsla.analyzer.sniff import sniff
+from rdsla.parsers import recognize as sniff
 from tests.fuzz import mutators as M
 from tests.fuzz import seeds as S
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from rdsla.analyzer.cli import main
-from rdsla.analyzer.sniff import sniff
+from rdsla.parsers import recognize as sniff
 from rdsla.parsers.licensing import parse_bytes
 
 FIX = Path(__file__).parent / "fixtures" / "licensing"

@@ -1,14 +1,15 @@
-"""Artifacts are recognized by content, whatever their names."""
+"""Artifacts are recognized by content, whatever their names (parsers.recognize, through intake)."""
 import pytest
 
-from rdsla.analyzer.sniff import decode_text, sniff
+from rdsla.analyzer.bundle import classify as sniff
+from rdsla.parsers.text import decode_head as decode_text
 
 REG5 = "Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\SYSTEM\\Select]\r\n\"Current\"=dword:00000001\r\n"
 REG_QUERY = ("\r\nHKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\RCM\\Licensing Core\r\n"
              "    LicensingMode    REG_DWORD    0x4\r\n\r\n")
 
 
-@pytest.mark.parametrize("head,kind", [
+CASES = [
     (b"ElfFile\x00" + b"\x00" * 120, "evtx"),
     (b"regf" + b"\x00" * 508, "hive"),
     (b"PK\x03\x04" + b"\x00" * 26, "zip"),
@@ -28,7 +29,10 @@ REG_QUERY = ("\r\nHKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control\\Termin
     (b"", "unknown"),
     (b"\x00\x01\x02\x03binary", "unknown"),
     (b"just some notes about the customer\n", "unknown"),
-])
+]
+
+
+@pytest.mark.parametrize("head,kind", CASES)
 def test_kind_from_content(head, kind):
     assert sniff(head).kind == kind
 
