@@ -4,7 +4,8 @@ The Rust backend is used unless ``options.evtx_backend == "python"``, it cannot 
 or it reads nothing of the file; a last chunk cut short (which the Rust decoder skips) is
 read with python-evtx into the same rows. Never raises: damage is counted in
 ``records_lost`` with chunk/record positions in the warnings (status "partial"); input that
-is not EVTX at all gives status "failed".
+is not EVTX at all (:mod:`parsers.evtx_sniff` says what is: a file header, or a first chunk
+behind a wiped one) gives status "failed".
 """
 from __future__ import annotations
 
@@ -14,20 +15,19 @@ from rdsla.core.facts import COLLECTED_AT
 from rdsla.parsers.base import ParseOptions, ParseResult, Source
 from rdsla.parsers.evtx_messages import load_messages
 from rdsla.parsers.evtx_rows import RowSink
-
-FILE_MAGIC = b"ElfFile\x00"
-CHUNK_MAGIC = b"ElfChnk\x00"
+from rdsla.parsers.evtx_sniff import CHUNK_MAGIC, CHUNK_SIZE, HEAD_NEEDED, HEADER_SIZE, sniff
 
 
 def parse(source: Source, options: ParseOptions) -> ParseResult:
     try:
-        head = source.read_head(4096 + 8)
+        head = source.read_head(HEAD_NEEDED)
     except Exception as exc:
         return ParseResult.failed(f"{source.display}: cannot read ({type(exc).__name__}: {exc})")
     if not head:
         return ParseResult.failed(f"{source.display}: empty file")
-    if not (head.startswith(FILE_MAGIC) or head[4096:4104] == CHUNK_MAGIC):
-        return ParseResult.failed(f"{source.display}: not an EVTX file (no ElfFile header)")
+    if sniff(head) is None:         # what intake recognized as EVTX (parsers.evtx_sniff)
+        return ParseResult.failed(f"{source.display}: not an EVTX file (no ElfFile header, no ElfChnk chunk "
+                                  f"at offset {HEADER_SIZE})")
 
     backend = options.evtx_backend
     sink, errors, notes = None, [], []
@@ -109,9 +109,9 @@ def _run_python(source: Source, options: ParseOptions):
 
 def _truncated(source: Source) -> bool:
     """Whether the file ends inside a chunk that starts with a chunk signature."""
-    if source.size <= 0x1000 or (source.size - 0x1000) % 0x10000 == 0:
+    if source.size <= HEADER_SIZE or (source.size - HEADER_SIZE) % CHUNK_SIZE == 0:
         return False
-    offset = 0x1000 + (source.size - 0x1000) // 0x10000 * 0x10000
+    offset = HEADER_SIZE + (source.size - HEADER_SIZE) // CHUNK_SIZE * CHUNK_SIZE
     try:
         with source.open() as fh:
             fh.seek(offset)

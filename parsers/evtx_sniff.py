@@ -3,13 +3,15 @@
 A file header of 4096 bytes starting ``ElfFile\\0``, then chunks of 64 KiB each starting
 ``ElfChnk\\0`` (libyal libevtx, "Windows XML Event Log (EVTX) format", sections "File header"
 and "Chunk"; the forge's writer and ../shared/realdata/evtx agree).
-Apart from :mod:`parsers.evtx` so that recognizing a file imports no decoder.
+The decoders read the records from the chunks, so a file whose header was wiped (zeroed or
+overwritten) but whose first chunk is intact is still an EVTX: :mod:`parsers.evtx` reads it
+(issue 16, bug 2). Apart from :mod:`parsers.evtx` so that recognizing a file imports no decoder.
 """
 from __future__ import annotations
 
 from typing import Optional
 
-from rdsla.parsers.formats import CERTAIN, Format, Sniff
+from rdsla.parsers.formats import CERTAIN, STRONG, Format, Sniff
 
 FILE_MAGIC = b"ElfFile\x00"
 CHUNK_MAGIC = b"ElfChnk\x00"
@@ -19,9 +21,11 @@ HEAD_NEEDED = HEADER_SIZE + len(CHUNK_MAGIC)   # bytes :func:`sniff` needs to se
 
 
 def sniff(head: bytes) -> Optional[Sniff]:
-    """The file signature."""
+    """The file signature, else (header wiped) the first chunk's signature at offset 4096."""
     if head.startswith(FILE_MAGIC):
         return Sniff("evtx", CERTAIN, "ElfFile signature")
+    if head[HEADER_SIZE:HEAD_NEEDED] == CHUNK_MAGIC:
+        return Sniff("evtx", STRONG, f"no ElfFile header, but an ElfChnk chunk at offset {HEADER_SIZE}")
     return None
 
 
