@@ -70,7 +70,7 @@ def sniff_json(head: bytes) -> Optional[Sniff]:
     import json
     try:
         json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):     # RecursionError: "[[[[..." nested past the C scanner's depth
         return None
     return Sniff("unknown", STRONG, "JSON document")
 

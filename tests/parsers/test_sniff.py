@@ -54,3 +54,16 @@ def test_utf16_without_bom_is_text():
 def test_json_notes_mentioning_cals_are_not_reports():
     doc = b'{"notes": "only Per User CAL packs; KeyPackId 4 has TotalLicenses 0"}'
     assert sniff(doc).kind == "unknown" and sniff(doc).reason == "JSON document"
+
+
+def test_json_nested_past_the_decoder_depth_is_unknown_not_a_crash(tmp_path):
+    """50,000 '[' made json.loads raise RecursionError: rdsla inventory died with a traceback."""
+    from rdsla.analyzer.bundle import open_bundle
+    from rdsla.parsers.text import sniff_json
+    (tmp_path / "deep.json").write_bytes(b"[" * 50000)
+    assert sniff_json(b"[" * 50000) is None
+    found = sniff(b"[" * 50000)
+    assert found.kind == "unknown" and "raised" not in found.reason
+    intake = open_bundle([str(tmp_path)])
+    assert not intake.sources and len(intake.ledger) == 1
+    assert "not an RDS licensing artifact" in intake.ledger[0].warnings[0]
