@@ -22,6 +22,7 @@ from typing import Iterator, Optional
 from rdsla.parsers.base import ParseOptions, ParseResult, Source
 from rdsla.parsers.registry import (_DECODED, Entry, decode_typed, hive_from_name, hive_from_top_keys, key_patterns,
                               to_result, type_name)
+from rdsla.parsers.registry_sniff import REGF_MAGIC
 
 _EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
 MAX_DEPTH = 512
@@ -43,7 +44,7 @@ def filetime(value: int) -> Optional[datetime]:
 
 def header_info(head: bytes) -> dict:
     """The base block fields that matter here (regf spec, "Base block")."""
-    if len(head) < 112 or head[:4] != b"regf":
+    if len(head) < 112 or not head.startswith(REGF_MAGIC):
         return {}
     return {
         "primary_seq": int.from_bytes(head[4:8], "little"),

@@ -247,7 +247,7 @@ def computer_name(rows: list[dict]) -> Optional[str]:
 # --- dispatch --------------------------------------------------------------------------------
 
 def parse(source: Source, options: ParseOptions) -> ParseResult:
-    """Dispatch on ``source.kind`` (analyzer.sniff decided it from the content)."""
+    """Dispatch on ``source.kind`` (intake decided it from the content: parsers.registry_sniff)."""
     if source.kind == "hive":
         from rdsla.parsers.hive import parse_hive
         return parse_hive(source, options)
