@@ -12,7 +12,7 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
-from typing import Any, Optional
+from typing import Optional
 
 import pandas as pd
 
@@ -21,6 +21,7 @@ from rdsla.core import facts as F
 from rdsla.core.needs import Needs, UndeclaredNeed
 from rdsla.core.os_builds import os_label
 from rdsla.core.frames import empty_frame
+from rdsla.core.evidence import event_evidence, export_evidence, present, registry_evidence
 from rdsla.core.hostnames import canonical, split_server_list
 from rdsla.core.model import (SOURCE_DEPLOYMENT, SOURCE_GROUP_POLICY, SOURCE_WMI, Evidence, Fact, GracePeriod,
                             HostProfile)
@@ -67,40 +68,6 @@ GRACE_DAYS = 120
 
 # --- evidence ---------------------------------------------------------------------------------
 
-def _val(v: Any) -> Any:
-    if v is None or v is pd.NA or v is pd.NaT:
-        return None
-    if isinstance(v, float) and pd.isna(v):
-        return None
-    return v
-
-
-def reg_evidence(row: dict, note: str = "") -> Evidence:
-    return Evidence(frame="registry", source=row["source"] or "", locator={"key": row["key"], "value": row["value"]},
-                    detail={"key": row["key"], "value": row["value"], "type": row["type"],
-                            "data": _short(row["data"]), "last_write": row["last_write"]}, note=note)
-
-
-def event_evidence(row: dict, note: str = "") -> Evidence:
-    return Evidence(frame="events", source=row.get("source") or "", locator={"record_id": row.get("record_id")},
-                    detail={"time": row.get("time"), "channel": row.get("channel"), "provider": row.get("provider"),
-                            "event_id": row.get("event_id"), "message": row.get("message")}, note=note)
-
-
-def fact_evidence(fact: dict, note: str = "") -> Evidence:
-    detail = fact.get("detail") or {"name": fact.get("name"), "value": fact.get("value")}
-    if not isinstance(detail, dict):            # a text export's line
-        detail = {"line": str(detail)}
-    return Evidence(frame="artifacts", source=fact.get("source") or "", locator=dict(fact.get("locator") or {}),
-                    detail=dict(detail), note=note)
-
-
-def _short(data: Any) -> Any:
-    if isinstance(data, str) and len(data) > 96:
-        return data[:96] + f"... ({len(data) // 2} bytes)"
-    return data
-
-
 class _Registry:
     """Registry rows of one host, by (key_ccs, value) case-insensitively; first source wins."""
 
@@ -108,7 +75,7 @@ class _Registry:
         self.values: dict[tuple[str, str], dict] = {}
         self.keys: dict[str, list[dict]] = defaultdict(list)
         for row in frame.to_dict("records"):
-            row = {k: _val(v) for k, v in row.items()}
+            row = {k: present(v) for k, v in row.items()}
             key = (row["key_ccs"] or row["key"] or "").lower()
             self.keys[key].append(row)
             if row["value"] is not None:
@@ -138,7 +105,7 @@ class _Registry:
                 data = convert(data)
             except (TypeError, ValueError):
                 return None
-        return Fact(data, origin, [reg_evidence(row)])
+        return Fact(data, origin, [registry_evidence(row)])
 
 
 # --- profiles ---------------------------------------------------------------------------------
@@ -220,7 +187,7 @@ def _chosen_mode(candidate: Fact) -> bool:
 
 def _fill(p: HostProfile, reg: _Registry, events: pd.DataFrame, keypacks: pd.DataFrame, facts: list[dict],
           as_of: datetime) -> None:
-    rows = [{k: _val(v) for k, v in r.items()} for r in events.to_dict("records")] if len(events) else []
+    rows = [{k: present(v) for k, v in r.items()} for r in events.to_dict("records")] if len(events) else []
     rows.sort(key=lambda r: (r.get("time") or datetime.min.replace(tzinfo=timezone.utc), r.get("record_id") or 0))
     ev = _Events(rows)
     by_name: dict[str, list[dict]] = defaultdict(list)
@@ -238,7 +205,7 @@ def _fill(p: HostProfile, reg: _Registry, events: pd.DataFrame, keypacks: pd.Dat
                 value = convert(value)
             except (TypeError, ValueError):
                 return None
-        return Fact(value, f.get("origin") or "report", [fact_evidence(f)])
+        return Fact(value, f.get("origin") or "report", [export_evidence(f)])
 
     _identity(p, reg, ev, fact_of)
     _os(p, reg, ev, fact_of)
@@ -279,7 +246,7 @@ def _identity(p: HostProfile, reg: _Registry, ev: "_Events", fact_of) -> None:
     for value in ("Domain", "NV Domain"):
         row = reg.get(TCPIP, value)
         if row and isinstance(row["data"], str) and row["data"].strip():
-            dom = Fact(row["data"].strip().lower(), "registry", [reg_evidence(row, "primary DNS suffix")])
+            dom = Fact(row["data"].strip().lower(), "registry", [registry_evidence(row, "primary DNS suffix")])
             break
     fqdns = Counter(r["computer"] for r in ev.rows if r.get("computer") and "." in r["computer"]
                     and canonical(r["computer"]) == p.name)
@@ -296,7 +263,7 @@ def _identity(p: HostProfile, reg: _Registry, ev: "_Events", fact_of) -> None:
     if dom is None:
         nb = _netbios_domain(reg)
         if nb is not None and nb[1]:          # only a joined machine's primary domain is a domain
-            dom = Fact(nb[0], "registry", [reg_evidence(nb[2], "LSA primary domain (NetBIOS)")])
+            dom = Fact(nb[0], "registry", [registry_evidence(nb[2], "LSA primary domain (NetBIOS)")])
     p.domain = dom
     for alias in list(fqdns) + ([p.fqdn] if p.fqdn else []):
         if alias.upper() != p.name:
@@ -377,14 +344,14 @@ def _roles(p: HostProfile, reg: _Registry, ev: _Events, keypacks: pd.DataFrame, 
         role = ROLE_COMPONENTS.get(component)
         row = reg.get(f"{COMPONENT_CACHE}\\{component}", "InstallState")
         if role and row is not None and isinstance(row["data"], int):
-            add(role, row["data"] == 1, "registry", reg_evidence(row, "Server Manager component cache"))
+            add(role, row["data"] == 1, "registry", registry_evidence(row, "Server Manager component cache"))
     for service, role in ROLE_SERVICES.items():
         rows = reg.key(f"{SYS}\\Services\\{service}")
         if rows:
-            add(role, True, "registry", reg_evidence(rows[0], f"service {service} is installed"))
+            add(role, True, "registry", registry_evidence(rows[0], f"service {service} is installed"))
     app = reg.get(TS, "TSAppCompat")
     if app is not None and app["data"] == 1:
-        add("session_host", True, "registry", reg_evidence(app, "application server mode"))
+        add("session_host", True, "registry", registry_evidence(app, "application server mode"))
     rcm_seen = next(iter(ev.of(*RCM_LICENSING_EVENTS)), None)
     missing = next(iter(reversed(ev.of(RCM_ROLE_MISSING))), None)
     ls_seen = next(iter(ev.of(*LS_EVENTS)), None)
@@ -397,11 +364,11 @@ def _roles(p: HostProfile, reg: _Registry, ev: _Events, keypacks: pd.DataFrame, 
     if len(keypacks):
         row = keypacks.iloc[0]
         add("licensing", True, "report", Evidence("keypacks", str(row.get("source") or ""),
-                                                   {"keypack_id": _val(row.get("keypack_id"))},
+                                                   {"keypack_id": present(row.get("keypack_id"))},
                                                    {"keypacks": len(keypacks)}, "installed CAL key packs"))
     for name in (F.ACTIVATION_STATUS, F.REPORT_SUMMARY, F.IN_TSLS_GROUP):
         for f in by_name.get(name, [])[:1]:
-            add("licensing", True, f.get("origin") or "report", fact_evidence(f, "license server export"))
+            add("licensing", True, f.get("origin") or "report", export_evidence(f, "license server export"))
             break
     p.roles = {**negative, **positive}
 
@@ -413,13 +380,13 @@ def _domain_joined(p: HostProfile, reg: _Registry, ev: _Events) -> None:
     account = reg.get(SECURITY_POLICY + r"\PolMachineAccountS", "")
     dn = reg.get(GP_STATE, "Distinguished-Name")
     if nb is not None:
-        ev_list = [reg_evidence(nb[2], "LSA primary domain")]
+        ev_list = [registry_evidence(nb[2], "LSA primary domain")]
         if account is not None:
-            ev_list.append(reg_evidence(account, "machine account"))
+            ev_list.append(registry_evidence(account, "machine account"))
         p.domain_joined = Fact(nb[1] or account is not None, "registry", ev_list)
         return
     if dn is not None and dn["data"]:
-        p.domain_joined = Fact(True, "registry", [reg_evidence(dn, "Group Policy applied to a domain computer object")])
+        p.domain_joined = Fact(True, "registry", [registry_evidence(dn, "Group Policy applied to a domain computer object")])
         return
     if p.domain is not None:
         p.domain_joined = Fact(True, p.domain.origin,
@@ -428,7 +395,7 @@ def _domain_joined(p: HostProfile, reg: _Registry, ev: _Events) -> None:
         return
     tcp = reg.get(TCPIP, "Domain")
     if tcp is not None:
-        p.domain_joined = Fact(False, "registry", [reg_evidence(tcp, "no DNS domain, no domain signal")])
+        p.domain_joined = Fact(False, "registry", [registry_evidence(tcp, "no DNS domain, no domain signal")])
 
 
 def _licensing(p: HostProfile, reg: _Registry, fact_of) -> None:
@@ -443,24 +410,24 @@ def _licensing(p: HostProfile, reg: _Registry, fact_of) -> None:
     servers: list[Fact] = []
     row = reg.get(POLICY, "LicenseServers")
     if row is not None:
-        servers.append(Fact(split_server_list(row["data"]), SOURCE_GROUP_POLICY, [reg_evidence(row)]))
+        servers.append(Fact(split_server_list(row["data"]), SOURCE_GROUP_POLICY, [registry_evidence(row)]))
     found, evidence = [], []
     row = reg.get(LICENSE_SERVERS, "SpecifiedLicenseServers")
     if row is not None:
         found += split_server_list(row["data"])
-        evidence.append(reg_evidence(row))
+        evidence.append(registry_evidence(row))
     for sub, rows in reg.subkeys(LICENSE_SERVERS):      # subkey forms: ...\SpecifiedLicenseServers\<LS> or \<LS>
         if sub.lower() == "specifiedlicenseservers":
             for name, srows in reg.subkeys(f"{LICENSE_SERVERS}\\{sub}"):
                 found.append(name)
-                evidence.append(reg_evidence(srows[0], "license server subkey"))
+                evidence.append(registry_evidence(srows[0], "license server subkey"))
             for r in rows:
                 if r["value"]:
                     found.append(r["value"])
-                    evidence.append(reg_evidence(r, "license server value name"))
+                    evidence.append(registry_evidence(r, "license server value name"))
         else:
             found.append(sub)
-            evidence.append(reg_evidence(rows[0], "license server subkey"))
+            evidence.append(registry_evidence(rows[0], "license server subkey"))
     if evidence:
         servers.append(Fact(list(dict.fromkeys(found)), SOURCE_DEPLOYMENT, evidence))
     wmi = fact_of(F.LICENSE_SERVERS, split_server_list)
@@ -475,9 +442,9 @@ def _licensing(p: HostProfile, reg: _Registry, fact_of) -> None:
     certs = [reg.get(RCM, v) for v in CERT_VALUES]
     certs = [c for c in certs if c is not None]
     if certs:
-        p.licensing_certificate = Fact(True, "registry", [reg_evidence(c) for c in certs])
+        p.licensing_certificate = Fact(True, "registry", [registry_evidence(c) for c in certs])
     elif reg.key(RCM):
-        p.licensing_certificate = Fact(False, "registry", [reg_evidence(reg.key(RCM)[0], "no X509 Certificate value under RCM")])
+        p.licensing_certificate = Fact(False, "registry", [registry_evidence(reg.key(RCM)[0], "no X509 Certificate value under RCM")])
     else:
         p.licensing_certificate = fact_of(F.HAS_X509_CERTIFICATE, bool)
     p.connectivity_status = fact_of(F.CONNECTIVITY_STATUS, str)
@@ -519,7 +486,7 @@ def _grace(p: HostProfile, reg: _Registry, ev: _Events, fact_of) -> None:
                 break
     if g.ends is None and g.key_last_write is not None:
         g.ends = Fact(g.key_last_write + timedelta(days=GRACE_DAYS), "registry",
-                      [reg_evidence(rows[0], f"heuristic: GracePeriod key last write + {GRACE_DAYS} days")])
+                      [registry_evidence(rows[0], f"heuristic: GracePeriod key last write + {GRACE_DAYS} days")])
     g.days_left_reported = fact_of(F.GRACE_DAYS_LEFT, int)
     p.grace_period = g
 
@@ -538,7 +505,7 @@ def _license_server(p: HostProfile, reg: _Registry, ev: _Events, by_name: dict, 
     if ls.in_tsls_group is None and by_name.get(F.TSLS_GROUP_MEMBERS):
         f = by_name[F.TSLS_GROUP_MEMBERS][-1]
         members = {canonical(str(m).split("\\")[-1].rstrip("$")) for m in (f.get("value") or [])}
-        ls.in_tsls_group = Fact(p.name in members, f.get("origin") or "report", [fact_evidence(f)])
+        ls.in_tsls_group = Fact(p.name in members, f.get("origin") or "report", [export_evidence(f)])
     ls.service_state = fact_of(F.LS_SERVICE_STATE, str)
     if ls.service_state is None:
         for r in reversed(ev.of(LS_SERVICE_STATE)):  # "The Remote Desktop Licensing service entered the running state."

@@ -8,7 +8,7 @@ frames only through the context, so they never see file formats (DESIGN.md, "Rul
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -18,9 +18,11 @@ import pandas as pd
 
 from rdsla.core import catalog
 from rdsla.core.catalog import LS_NAMES, MANIFEST_BASE, RCM_NAMES
+from rdsla.core.evidence import (  # noqa: F401 - the rule API offers them to the pack
+    event_evidence, fact_evidence, issued_evidence, keypack_evidence, present)
 from rdsla.core.hostnames import canonical, license_server_names
 from rdsla.core.needs import Needs, UndeclaredNeed
-from rdsla.core.model import KINDS, SEVERITIES, Analysis, Evidence, Fact, Finding, HostProfile
+from rdsla.core.model import KINDS, SEVERITIES, Analysis, Evidence, Finding, HostProfile
 
 SCOPES = ("session_host", "license_server", "bundle")
 
@@ -125,63 +127,8 @@ def remediation_texts() -> dict[str, list[str]]:
 
 # ---------------------------------------------------------------------------- evidence helpers
 
-def _val(x):
-    if x is None or x is pd.NA or x is pd.NaT:
-        return None
-    try:
-        if pd.isna(x):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return x
-
-
-def event_evidence(row: pd.Series, note: str = "") -> Evidence:
-    rid = _val(row.get("record_id"))
-    return Evidence(
-        frame="events", source=str(_val(row.get("source")) or ""),
-        locator={"record_id": int(rid) if rid is not None else None},
-        detail={"time": _val(row.get("time")), "channel": _val(row.get("channel")),
-                "provider": _val(row.get("provider")) or _val(row.get("source_name")),
-                "event_id": _int(row.get("event_id")), "legacy_event_id": _int(row.get("legacy_event_id")),
-                "message": _val(row.get("message")), "record_id": int(rid) if rid is not None else None,
-                "computer": _val(row.get("computer")), "host": _val(row.get("host"))},
-        note=note)
-
-
-def keypack_evidence(row: pd.Series, note: str = "") -> Evidence:
-    # "unlimited" keeps a null total/available readable (core.cal_counts): unlimited, not unknown
-    detail = {c: _val(row.get(c)) for c in ("license_server", "keypack_id", "cal_version", "cal_type", "total",
-                                            "issued", "available", "unlimited", "builtin", "temporary", "expires",
-                                            "status")}
-    return Evidence(frame="keypacks", source=str(_val(row.get("source")) or ""),
-                    locator={"keypack_id": _val(row.get("keypack_id")), "row": int(row.name) if row.name is not None else None},
-                    detail=detail, note=note)
-
-
-def issued_evidence(row: pd.Series, note: str = "") -> Evidence:
-    detail = {c: _val(row.get(c)) for c in ("license_server", "cal_version", "cal_type", "issued_to",
-                                            "issued_on", "expires_on", "status")}
-    return Evidence(frame="issued", source=str(_val(row.get("source")) or ""),
-                    locator={"row": int(row.name) if row.name is not None else None}, detail=detail, note=note)
-
-
-def fact_evidence(fact: Optional[Fact], note: str = "", **extra) -> list[Evidence]:
-    """The evidence of a profile fact, annotated with where the value came from (and whether it won)."""
-    if fact is None:
-        return []
-    out = []
-    for ev in fact.evidence:
-        detail = {**ev.detail, "value_origin": fact.origin, **extra}
-        out.append(replace(ev, detail=detail, note=note or ev.note))
-    if not out:  # a fact without a row (e.g. derived): cite it anyway
-        out.append(Evidence(frame="facts", source="", locator={"origin": fact.origin},
-                            detail={"value": fact.value, "value_origin": fact.origin, **extra}, note=note))
-    return out
-
-
 def _int(x) -> Optional[int]:
-    x = _val(x)
+    x = present(x)
     return int(x) if x is not None else None
 
 

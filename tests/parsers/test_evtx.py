@@ -20,11 +20,14 @@ def test_scm_events_about_rd_services_are_kept_and_everything_is_counted(realdat
     res = parse(src(real(realdata, "python-evtx_system.evtx")), ParseOptions())
     ev = res.frames["events"]
     assert res.status == "ok" and res.records_read == 1601 and res.records_lost == 0
-    # only the 7036 events about Remote Desktop Services (TermService), not the redirector
-    assert set(ev["event_id"]) == {7036}
-    assert set(ev["provider"]) == {"Service Control Manager"}
-    assert all(d["param1"] == "Remote Desktop Services" for d in ev["data"])
-    assert all(m.startswith("The Remote Desktop Services service entered the ") for m in ev["message"])
+    # only the 7036 events about Remote Desktop Services (TermService), not the redirector, and
+    # EventLog 6009 at each boot (the OS build the host profile reads when no SOFTWARE hive came)
+    assert set(ev["event_id"]) == {7036, 6009}
+    scm, boot = ev[ev["event_id"] == 7036], ev[ev["event_id"] == 6009]
+    assert set(scm["provider"]) == {"Service Control Manager"} and set(boot["provider"]) == {"EventLog"}
+    assert all(d["param1"] == "Remote Desktop Services" for d in scm["data"])
+    assert all(m.startswith("The Remote Desktop Services service entered the ") for m in scm["message"])
+    assert all(m.startswith("Microsoft (R) Windows (R) 6.01. 7601") for m in boot["message"]), boot["message"].tolist()
     assert sum(s["count"] for s in res.event_stats) == 1601
     kept = sum(s["count"] for s in res.event_stats if s["relevant"])
     assert kept == len(ev) > 0
@@ -170,4 +173,5 @@ def test_a_damaged_mta_companion_does_not_cost_the_log(realdata, tmp_path):
                     companions=(comp,))
     res = parse(source, ParseOptions())
     assert res.status == "ok" and len(res.frames["events"]) > 0
-    assert res.frames["events"]["message"].str.startswith("The Remote Desktop Services").all()
+    messages = res.frames["events"]["message"]
+    assert (messages.str.startswith("The Remote Desktop Services") | messages.str.startswith("Microsoft (R) Windows")).all()

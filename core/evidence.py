@@ -1,0 +1,107 @@
+"""Evidence: what a finding or a profile fact rests on, built the same way everywhere.
+
+One function per kind of row (an event, a registry value, a key pack, an issued CAL, a line of
+a licensing export, a profile fact). Each keeps its frame's *whole* row in ``detail`` (every
+schema column of ``core.frames`` but ``source``, which is the Evidence's own field) and the
+row's identity in ``locator``, so the report shows the exact event, value or report row without
+going back to the frames. The host-profile builder, the rules and the report all use these.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Mapping, Optional
+
+import numpy as np
+import pandas as pd
+
+from rdsla.core.frames import SCHEMAS
+from rdsla.core.model import Evidence, Fact
+
+REGISTRY_DATA_SHOWN = 96       # characters of a long value (a certificate blob) kept for display
+
+
+def present(value: Any) -> Any:
+    """``value``, or None for every form of missing (None, NA, NaT, NaN)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):       # lists, dicts
+        pass
+    if isinstance(value, np.generic):     # numpy scalars from the frames: plain Python values
+        return value.item()
+    return value
+
+
+def _row(row: Mapping, frame: str) -> dict:
+    return {c: present(row.get(c)) for c in SCHEMAS[frame] if c != "source"}
+
+
+def _row_number(row: Mapping) -> Optional[int]:
+    number = getattr(row, "name", None)           # a DataFrame row (Series) knows its index
+    if number is None and isinstance(row, Mapping):
+        number = row.get("_row")
+    try:
+        return int(number) if number is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def event_evidence(row: Mapping, note: str = "") -> Evidence:
+    """One event: located by its record id in its log; ``provider`` falls back to the classic
+    source name (libevtx names TermService where the Rust decoder names the provider)."""
+    detail = _row(row, "events")
+    detail["provider"] = detail["provider"] or detail["source_name"]
+    if detail["record_id"] is not None:
+        detail["record_id"] = int(detail["record_id"])
+    for name in ("event_id", "legacy_event_id", "level"):
+        if detail[name] is not None:
+            detail[name] = int(detail[name])
+    return Evidence(frame="events", source=str(present(row.get("source")) or ""),
+                    locator={"record_id": detail["record_id"]}, detail=detail, note=note)
+
+
+def registry_evidence(row: Mapping, note: str = "") -> Evidence:
+    """One registry value: located by key and value name; a long value is cut for display."""
+    detail = _row(row, "registry")
+    data = detail.get("data")
+    if isinstance(data, str) and len(data) > REGISTRY_DATA_SHOWN:
+        detail["data"] = data[:REGISTRY_DATA_SHOWN] + f"... ({len(data) // 2} bytes)"
+    return Evidence(frame="registry", source=str(present(row.get("source")) or ""),
+                    locator={"key": detail.get("key"), "value": detail.get("value")}, detail=detail, note=note)
+
+
+def keypack_evidence(row: Mapping, note: str = "") -> Evidence:
+    """One installed key pack (``unlimited`` keeps a null total readable: core.cal_counts)."""
+    detail = _row(row, "keypacks")
+    return Evidence(frame="keypacks", source=str(present(row.get("source")) or ""),
+                    locator={"keypack_id": detail.get("keypack_id"), "row": _row_number(row)}, detail=detail, note=note)
+
+
+def issued_evidence(row: Mapping, note: str = "") -> Evidence:
+    """One issued CAL."""
+    return Evidence(frame="issued", source=str(present(row.get("source")) or ""),
+                    locator={"row": _row_number(row)}, detail=_row(row, "issued"), note=note)
+
+
+def export_evidence(fact: Mapping, note: str = "") -> Evidence:
+    """A value a licensing export stated (a parser fact: ``{"name", "value", "source",
+    "detail", "locator"}``); a text export's line stays a line."""
+    detail = fact.get("detail") or {"name": fact.get("name"), "value": fact.get("value")}
+    if not isinstance(detail, dict):
+        detail = {"line": str(detail)}
+    return Evidence(frame="artifacts", source=fact.get("source") or "", locator=dict(fact.get("locator") or {}),
+                    detail=dict(detail), note=note)
+
+
+def fact_evidence(fact: Optional[Fact], note: str = "", **extra) -> list[Evidence]:
+    """The evidence of a profile fact, annotated with where the value came from (and whether it won)."""
+    if fact is None:
+        return []
+    out = [replace(ev, detail={**ev.detail, "value_origin": fact.origin, **extra}, note=note or ev.note)
+           for ev in fact.evidence]
+    if not out:  # a fact without a row (e.g. derived): cite it anyway
+        out.append(Evidence(frame="facts", source="", locator={"origin": fact.origin},
+                            detail={"value": fact.value, "value_origin": fact.origin, **extra}, note=note))
+    return out

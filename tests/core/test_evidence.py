@@ -1,0 +1,32 @@
+"""One evidence module (issue 16 item 3): every kind of evidence keeps its frame's whole row."""
+import pandas as pd
+
+from rdsla.core.evidence import event_evidence, issued_evidence, keypack_evidence, registry_evidence
+from rdsla.core.frames import SCHEMAS, make_frame
+
+
+def _one(frame: str, **values) -> pd.Series:
+    return make_frame(frame, pd.DataFrame([values])).iloc[0]
+
+
+def test_evidence_carries_the_whole_row_and_its_locator():
+    ev = event_evidence(_one("events", host="RDSH01", provider=None, source_name="TermService", event_id=1128,
+                             legacy_event_id=1128, level=3, record_id=42, computer="RDSH01.corp.example",
+                             data={"x": "1"}, source="RDSH01/System.evtx"), "grace")
+    assert set(ev.detail) == set(SCHEMAS["events"]) - {"source"}
+    assert ev.detail["provider"] == "TermService" and ev.detail["data"] == {"x": "1"} and ev.detail["level"] == 3
+    assert ev.locator == {"record_id": 42} and ev.source == "RDSH01/System.evtx" and ev.note == "grace"
+    reg = registry_evidence(_one("registry", host="RDSH01", key="HKLM\\X", value="V", data="A" * 200, source="s"))
+    assert reg.locator == {"key": "HKLM\\X", "value": "V"} and reg.detail["host"] == "RDSH01"
+    assert reg.detail["data"].startswith("A" * 96) and "(100 bytes)" in reg.detail["data"]
+    kp = keypack_evidence(_one("keypacks", license_server="LS01", keypack_id="7", total=None, unlimited=True, source="k"))
+    assert kp.detail["unlimited"] is True and kp.locator == {"keypack_id": "7", "row": 0}
+    iss = issued_evidence(_one("issued", license_server="LS01", issued_to="alice", source="i"))
+    assert set(iss.detail) == set(SCHEMAS["issued"]) - {"source"} and iss.locator == {"row": 0}
+
+
+def test_hosts_and_rules_build_evidence_with_the_same_functions():
+    from rdsla.analyzer import hosts
+    from rdsla.rules import api
+    assert hosts.event_evidence is api.event_evidence is event_evidence
+    assert hosts.registry_evidence is registry_evidence
