@@ -1,0 +1,68 @@
+"""Small helpers the pack shares: registry paths the rules cite, evidence lists of events,
+"1131/50283 x3" descriptions, a value that is absent, machine names in event data."""
+from __future__ import annotations
+
+import pandas as pd
+
+from rdsla.core.evidence import event_evidence
+from rdsla.core.hostnames import canonical
+from rdsla.core.model import Evidence, HostProfile
+from rdsla.rules.context import Context
+
+POLICY_KEY = "HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows NT\\Terminal Services"
+RCM_LICENSING_CORE = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\RCM\\Licensing Core"
+SPECIFIED_LS_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\TermService\\Parameters\\LicenseServers"
+
+ORIGIN_LABEL = {"group_policy": "Group Policy", "deployment": "the deployment (RCM / Server Manager)",
+                "wmi_export": "a WMI export", "registry": "the registry", "report": "a report", "event": "an event"}
+
+
+def newest(df: pd.DataFrame, n: int = 5) -> pd.DataFrame:
+    """The ``n`` newest rows (evidence lists stay short; counts go in the sentence)."""
+    if not len(df):
+        return df
+    return df.sort_values("time", kind="stable").tail(n)
+
+
+def events_evidence(df: pd.DataFrame, note: str = "", n: int = 5) -> list[Evidence]:
+    return [event_evidence(row, note) for _, row in newest(df, n).iterrows()]
+
+
+def id_list(df: pd.DataFrame) -> str:
+    """'1131/50283 x3' style description of matched events."""
+    if not len(df):
+        return ""
+    parts = []
+    for (eid, legacy), grp in df.groupby([df["event_id"].astype("Int64"), df["_legacy"].astype("Int64")], dropna=False):
+        label = str(eid) if pd.isna(legacy) or legacy == eid else f"{eid} (= {legacy})"
+        parts.append(f"{label} x{len(grp)}")
+    return ", ".join(parts)
+
+
+def absent_value_evidence(ctx: "Context", host: HostProfile, key: str, value: str) -> Evidence:
+    """A registry value that is *not* there, cited against the hive/export that was read."""
+    reg = ctx.frame("registry")
+    src = ""
+    if len(reg):
+        mine = reg[reg["host"].fillna("").map(canonical) == host.name]
+        hive = "SOFTWARE" if "\\SOFTWARE\\" in key.upper() else "SYSTEM"
+        same = mine[mine["hive"].fillna("").str.upper().str.endswith(hive)]
+        mine = same if len(same) else mine
+        if len(mine) and mine["source"].notna().any():
+            src = str(mine["source"].dropna().iloc[0])
+    return Evidence(frame="registry", source=src, locator={"key": key, "value": value},
+                    detail={"key": key, "value": value, "data": None, "state": "absent"},
+                    note="value absent")
+
+
+def event_names(df: pd.DataFrame) -> list[str]:
+    """Machine names mentioned in event data (first insertion strings), canonical."""
+    out = []
+    for data in df.get("data", pd.Series(dtype=object)):
+        if isinstance(data, dict):
+            for v in data.values():
+                if isinstance(v, str) and 0 < len(v.strip()) <= 255 and " " not in v.strip():
+                    name = canonical(v)
+                    if name and name not in out and not name.isdigit():
+                        out.append(name)
+    return out
