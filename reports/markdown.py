@@ -9,7 +9,11 @@ from __future__ import annotations
 import re
 
 from rdsla.core.model import Analysis
-from rdsla.reports import view as vm
+from rdsla.reports.view_evidence import EventIndex
+from rdsla.reports.view_findings import findings_view, verdict_view
+from rdsla.reports.view_format import fmt_time, text
+from rdsla.reports.view_hosts import host_view
+from rdsla.reports.view_ingest import artifacts_view
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 _LINE_START = re.compile(r"^(\d*)([#+=.)-])")
@@ -19,7 +23,7 @@ EVIDENCE_LINES = 8
 
 def md(value) -> str:
     """Bundle text as inert inline Markdown (single line)."""
-    s = _SPACE.sub(" ", vm.text(value)).strip()
+    s = _SPACE.sub(" ", text(value)).strip()
     s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MD_SPECIAL.sub(r"\\\1", s)
 
@@ -32,14 +36,14 @@ def md_block(value) -> str:
 
 def code(value) -> str:
     """Inline code span for identifiers (rule ids, event ids) that cannot contain backticks."""
-    s = _SPACE.sub(" ", vm.text(value)).strip()
+    s = _SPACE.sub(" ", text(value)).strip()
     return f"`{s}`" if s and "`" not in s and "<" not in s else md(s)
 
 
 def render(analysis: Analysis) -> str:
-    verdict = vm.verdict_view(analysis)
-    index = vm.EventIndex(analysis.frames["events"], [e for f in analysis.findings for e in f.evidence])
-    findings = vm.findings_view(analysis, index)
+    verdict = verdict_view(analysis)
+    index = EventIndex(analysis.frames["events"], [e for f in analysis.findings for e in f.evidence])
+    findings = findings_view(analysis, index)
     out: list[str] = []
     top = verdict["top"]
     if top is None:
@@ -81,7 +85,7 @@ def render(analysis: Analysis) -> str:
         out += ["", "**Hosts**", "", "| Host | Roles | OS | Mode | License servers | Grace days left |",
                 "| --- | --- | --- | --- | --- | --- |"]
         for h in analysis.hosts:
-            hv = vm.host_view(h, analysis.as_of)
+            hv = host_view(h, analysis.as_of)
             mode = f"{hv['mode']['value']} ({hv['mode']['origin']})" if hv["mode"] else "unknown"
             ls = f"{hv['license_servers']['value']} ({hv['license_servers']['origin']})" if hv["license_servers"] else "none"
             os_v = hv["os_version"]["value"] if hv["os_version"] else "unknown"
@@ -93,9 +97,9 @@ def render(analysis: Analysis) -> str:
         out += ["", "**Not checked: collect next**", ""]
         for f in collect:
             out.append(f"- {code(f['rule_id'])} {md(f['title'])}: " + "; ".join(md(c) for c in f["collect"]))
-    art = vm.artifacts_view(analysis.frames["artifacts"])
+    art = artifacts_view(analysis.frames["artifacts"])
     bad = [a for a in art if a["status"] not in ("ok", "") or a["records_lost"]]
-    out += ["", f"_{len(art)} file(s) read, {len(bad)} with problems; as of {vm.fmt_time(analysis.as_of)} "
+    out += ["", f"_{len(art)} file(s) read, {len(bad)} with problems; as of {fmt_time(analysis.as_of)} "
                 f"({md(analysis.as_of_origin)}); rdsla offline analysis._"]
     return "\n".join(out) + "\n"
 

@@ -12,7 +12,8 @@ from rdsla.analyzer.verdict import rank
 from rdsla.core.frames import empty_frame, make_frame
 from rdsla.parsers.licensing import parse_bytes
 from rdsla.reports.markdown import render as render_markdown
-from rdsla.reports.view import EventIndex, evidence_groups, keypack_rows
+from rdsla.reports.view_calpool import keypack_rows
+from rdsla.reports.view_evidence import EventIndex, evidence_groups
 from tests.rules.test_rules import findings, license_server, make_analysis, session_host
 
 HEADER = "KeyPackId,Description,KeyPackType,ProductType,ProductVersion,ProductVersionID,{counts}ExpirationDate\n"

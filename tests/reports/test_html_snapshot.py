@@ -9,7 +9,7 @@ import pytest
 from lxml import html as lhtml
 
 from rdsla.reports.html import render
-from rdsla.reports.view import EVENT_ROW_CAP
+from rdsla.reports.view_format import EVENT_ROW_CAP
 from tests.reports.test_html_data import big_analysis, multi_host_analysis, single_host_analysis
 
 

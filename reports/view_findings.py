@@ -1,0 +1,113 @@
+"""The verdict (root causes first), the findings list and the ticket text.
+
+Part of the report view model (``reports.view`` assembles it)."""
+from __future__ import annotations
+
+from typing import Optional
+
+
+from rdsla.core.model import (SEVERITIES, Analysis, Finding,
+                              severity_rank)
+from rdsla.reports.view_format import STATE_LABELS, confidence_word, fmt_time, text
+from rdsla.reports.view_evidence import EventIndex, evidence_groups
+
+
+def _finding_for(analysis: Analysis, rule_id: str, host: Optional[str]) -> Optional[Finding]:
+    best = None
+    for f in analysis.findings:
+        if f.rule_id == rule_id and f.state == "detected":
+            if f.host == host:
+                return f
+            best = best or f
+    return best
+
+
+def _finding_order(f: Finding) -> tuple:
+    state = {"detected": 0, "not_checked": 1, "not_detected": 2}.get(f.state, 3)
+    kind = {"cause": 0, "symptom": 1, "info": 2}.get(f.kind, 3)
+    sev = -severity_rank(f.severity) if f.severity in SEVERITIES else 0
+    return (state, kind, sev, f.rule_id, f.host or "")
+
+
+def verdict_view(analysis: Analysis) -> dict:
+    causes = []
+    for rc in analysis.root_causes:
+        finding = _finding_for(analysis, rc.rule_id, rc.host)
+        causes.append({
+            "rule_id": text(rc.rule_id), "host": text(rc.host) or "the bundle", "title": text(rc.title),
+            "summary": text(rc.summary) or (text(finding.summary) if finding else ""),
+            "confidence": int(round(max(0.0, min(1.0, rc.confidence)) * 100)),
+            "confidence_word": confidence_word(rc.confidence),
+            "severity": text(finding.severity) if finding else "",
+            "remediation": [text(s) for s in (finding.remediation if finding else [])],
+            "related_hosts": [text(h) for h in rc.related_hosts],
+            "symptoms": [text(s) for s in rc.symptoms],
+            "evidence_count": len(finding.evidence) if finding else 0,
+        })
+    detected = [f for f in analysis.findings if f.state == "detected"]
+    symptoms = [{"rule_id": text(f.rule_id), "host": text(f.host) or "the bundle", "title": text(f.title),
+                 "severity": text(f.severity), "summary": text(f.summary), "explains": [text(x) for x in f.explains]}
+                for f in sorted(detected, key=_finding_order) if f.kind == "symptom"]
+    not_checked = sum(1 for f in analysis.findings if f.state == "not_checked")
+    return {"top": causes[0] if causes else None, "others": causes[1:], "symptoms": symptoms,
+            "not_checked": not_checked, "detected": len(detected)}
+
+
+def ticket_text(analysis: Analysis, verdict: dict, findings: list[dict]) -> str:
+    """The plain-text summary to paste into a ticket (rendered escaped, never as markup)."""
+    lines = [f"RDS licensing analysis (rdsla), as of {fmt_time(analysis.as_of)} ({analysis.as_of_origin})"]
+    top = verdict["top"]
+    if top is None:
+        lines.append("Root cause: none found.")
+    else:
+        lines.append(f"Root cause: {top['rule_id']} {top['title']} on {top['host']} "
+                     f"(confidence {top['confidence']}%, {top['confidence_word']})")
+        if top["summary"]:
+            lines.append(f"Why: {top['summary']}")
+        if top["remediation"]:
+            lines.append("Fix:")
+            lines.extend(f"  {i}. {step}" for i, step in enumerate(top["remediation"], 1))
+        top_finding = next((f for f in findings if f["rule_id"] == top["rule_id"] and f["state"] == "detected"), None)
+        if top_finding:
+            shown = 0
+            for group in top_finding["evidence"]:
+                for row in group["rows"]:
+                    if shown == 5:
+                        break
+                    if shown == 0:
+                        lines.append("Evidence:")
+                    lines.append("  - " + evidence_line(group["kind"], row, group.get("columns")))
+                    shown += 1
+    for other in verdict["others"]:
+        lines.append(f"Also: {other['rule_id']} {other['title']} on {other['host']} ({other['confidence']}%)")
+    for s in verdict["symptoms"]:
+        lines.append(f"Symptom: {s['rule_id']} {s['title']} on {s['host']}")
+    return "\n".join(lines)
+
+
+def evidence_line(kind: str, row: dict, columns: Optional[list] = None) -> str:
+    """One evidence row as one line of plain text."""
+    if kind == "events":
+        return (f"event {row['event_id']} {row['channel']} {row['time']} (record {row['record_id']}, "
+                f"{row['source']}): {row['message']}")
+    if kind == "registry":
+        won = f", {row['won']}" if row["won"] else ""
+        origin = f" [{row['origin']}{won}]" if row["origin"] else ""
+        return f"{row['key']}\\{row['value']} = {row['data']} (last write {row['last_write']}, {row['source']}){origin}"
+    cells = ", ".join(f"{c}={v}" for c, v in zip(columns or [], row["cells"]))
+    return f"report row {cells} ({row['source']})"
+
+
+def findings_view(analysis: Analysis, index: EventIndex) -> list[dict]:
+    out = []
+    for i, f in enumerate(sorted(analysis.findings, key=_finding_order)):
+        out.append({
+            "anchor": f"finding-{i}", "rule_id": text(f.rule_id), "state": text(f.state),
+            "state_label": STATE_LABELS.get(f.state, text(f.state)), "severity": text(f.severity),
+            "kind": text(f.kind), "title": text(f.title), "host": text(f.host) or "the bundle",
+            "summary": text(f.summary), "remediation": [text(s) for s in f.remediation],
+            "collect": [text(s) for s in f.collect], "related_hosts": [text(h) for h in f.related_hosts],
+            "explains": [text(x) for x in f.explains],
+            "evidence": evidence_groups(f, analysis, index) if f.state == "detected" or f.evidence else [],
+        })
+    return out

@@ -1,0 +1,62 @@
+"""One card per host profile: roles, OS, configuration candidates and the winner, grace, LS facts.
+
+Part of the report view model (``reports.view`` assembles it)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+
+from rdsla.core.model import (HostProfile)
+from rdsla.reports.view_format import (ROLE_LABELS, fact_view, fmt_time, mode_label, number, origin_label,
+                                       text, version_label)
+
+
+def host_view(host: HostProfile, as_of: datetime) -> dict:
+    roles = [ROLE_LABELS.get(r, text(r)) for r, fact in host.roles.items() if fact.value]
+    eff_mode, eff_ls = host.licensing_mode, host.license_servers
+    mode_candidates = [{"value": mode_label(c.value), "origin": origin_label(c.origin),
+                        "sources": sorted({e.source for e in c.evidence}),
+                        "won": c is eff_mode}     # the profile's effective value is the winning candidate
+                       for c in host.licensing_mode_candidates]
+    ls_candidates = [{"value": text(c.value), "origin": origin_label(c.origin),
+                      "sources": sorted({e.source for e in c.evidence}),
+                      "won": c is eff_ls}
+                     for c in host.license_server_candidates]
+    gp = host.grace_period
+    days_left = gp.days_left(as_of)
+    if host.domain_joined is None:
+        membership = "unknown"
+    else:
+        membership = "domain" if host.domain_joined.value else "workgroup"
+    ls = host.license_server
+    ls_facts = []
+    for label, fact, render in (("Activation", ls.activation_status, text), ("Service state", ls.service_state, text),
+                                ("Service start type", ls.service_start_type, _start_type),
+                                ("Version", ls.version, version_label),
+                                ("In Terminal Server License Servers group", ls.in_tsls_group, text),
+                                ("License server security group policy", ls.secure_licensing, text),
+                                ("DisableWorkgroupAuthEnforcement", ls.disable_workgroup_auth_enforcement, text)):
+        if fact is not None:
+            ls_facts.append({"label": label, **fact_view(fact, render)})
+    return {
+        "name": text(host.name), "aliases": sorted(text(a) for a in host.aliases), "fqdn": text(host.fqdn),
+        "roles": roles, "os_product": fact_view(host.os_product), "os_version": fact_view(host.os_version, version_label),
+        "os_build": fact_view(host.os_build), "membership": membership, "domain": fact_view(host.domain),
+        "mode": fact_view(eff_mode, mode_label), "mode_candidates": mode_candidates,
+        "license_servers": fact_view(eff_ls), "ls_candidates": ls_candidates,
+        "grace_days_left": days_left, "grace_ends": fmt_time(gp.ends.value) if gp.ends else "",
+        "grace_ends_origin": origin_label(gp.ends.origin) if gp.ends else "",
+        "grace_reported": gp.days_left_reported is not None,
+        "grace_expired_events": len(gp.expired_events),
+        "certificate": fact_view(host.licensing_certificate),
+        "deny_ts_connections": fact_view(host.deny_ts_connections),
+        "connectivity": fact_view(host.connectivity_status),
+        "ls_facts": ls_facts, "artifact_count": len(host.artifacts),
+    }
+
+
+def _start_type(value: Any) -> str:
+    names = {2: "automatic", 3: "manual", 4: "disabled"}
+    n = number(value)
+    return f"{names[n]} ({n})" if n in names else text(value)
