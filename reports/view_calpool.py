@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import Optional
 
 import pandas as pd
-
 from rdsla.core.cal_counts import pool_counts
-from rdsla.core.model import (Analysis)
+from rdsla.core.model import Analysis
 from rdsla.reports.view_format import CAL_TYPES, fmt_time, text, version_label
 
 

@@ -3,13 +3,11 @@
 Part of the report view model (``reports.view`` assembles it)."""
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
-
-from rdsla.core.model import (Analysis)
-from rdsla.reports.view_format import EVENT_ROW_CAP, LEVELS, is_missing, number, text
+from rdsla.core.model import Analysis
 from rdsla.reports.view_evidence import EventIndex
+from rdsla.reports.view_format import EVENT_ROW_CAP, LEVELS, is_missing, number, text
 
 
 def select_events(events: pd.DataFrame, cited: set[tuple], cap: int = EVENT_ROW_CAP) -> pd.DataFrame:

@@ -7,11 +7,17 @@ from collections import OrderedDict
 from typing import Iterable, Optional
 
 import pandas as pd
-
 from rdsla.core.cal_counts import pack_counts
 from rdsla.core.model import Analysis, Evidence, Fact, Finding, HostProfile
-from rdsla.reports.view_format import (EVIDENCE_ROW_CAP, LEVELS, fmt_time, is_missing, number, origin_label,
-                                       text)
+from rdsla.reports.view_format import (
+    EVIDENCE_ROW_CAP,
+    LEVELS,
+    fmt_time,
+    is_missing,
+    number,
+    origin_label,
+    text,
+)
 
 
 def registry_origin(key: str) -> str:

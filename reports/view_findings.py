@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from typing import Optional
 
-
-from rdsla.core.model import (SEVERITIES, Analysis, Finding,
-                              severity_rank)
-from rdsla.reports.view_format import STATE_LABELS, confidence_word, fmt_time, text
+from rdsla.core.model import SEVERITIES, Analysis, Finding, severity_rank
 from rdsla.reports.view_evidence import EventIndex, evidence_groups
+from rdsla.reports.view_format import STATE_LABELS, confidence_word, fmt_time, text
 
 
 def _finding_for(analysis: Analysis, rule_id: str, host: Optional[str]) -> Optional[Finding]:

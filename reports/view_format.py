@@ -9,9 +9,7 @@ from typing import Any, Optional
 
 import numpy as np
 import pandas as pd
-
-from rdsla.core.model import (LICENSING_MODES, Fact)
-
+from rdsla.core.model import LICENSING_MODES, Fact
 
 EVENT_ROW_CAP = 2000
 EVIDENCE_ROW_CAP = 12     # rows shown per evidence table of one finding

@@ -6,10 +6,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-
-from rdsla.core.model import (HostProfile)
-from rdsla.reports.view_format import (ROLE_LABELS, fact_view, fmt_time, mode_label, number, origin_label,
-                                       text, version_label)
+from rdsla.core.model import HostProfile
+from rdsla.reports.view_format import (
+    ROLE_LABELS,
+    fact_view,
+    fmt_time,
+    mode_label,
+    number,
+    origin_label,
+    text,
+    version_label,
+)
 
 
 def host_view(host: HostProfile, as_of: datetime) -> dict:

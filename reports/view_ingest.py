@@ -3,9 +3,7 @@
 Part of the report view model (``reports.view`` assembles it)."""
 from __future__ import annotations
 
-
 import pandas as pd
-
 from rdsla.reports.view_format import is_missing, number, text
 
 
