@@ -16,7 +16,7 @@ from typing import Optional
 
 import pandas as pd
 
-from rdsla.core import catalog
+from rdsla.core import catalog, registry_keys
 from rdsla.core import facts as F
 from rdsla.core.needs import Needs, UndeclaredNeed
 from rdsla.core.os_builds import os_label
@@ -60,13 +60,27 @@ OS_AT_BOOT = "os_version_at_boot"                     # EventLog 6009
 LS_SERVICE_STATE = "ls_service_state"                 # SCM 7036 for TermServLicensing
 LS_EVENTS = tuple(sorted(e.key for e in catalog.load_catalog() if catalog.family(e) == "ls"))
 
-NEEDS = Needs.of(events=(*RCM_LICENSING_EVENTS, RCM_ROLE_MISSING, OS_AT_BOOT, LS_SERVICE_STATE, *LS_EVENTS))
+# ... and the registry keys it reads: every key of core/data/registry_keys.txt (RDS_LICENSING.md 2.1-2.7)
+NEEDS = Needs.of(events=(*RCM_LICENSING_EVENTS, RCM_ROLE_MISSING, OS_AT_BOOT, LS_SERVICE_STATE, *LS_EVENTS),
+                 registry=registry_keys.declared_lines())
 GRACE_DAYS = 120
 
 
 
 
 # --- evidence ---------------------------------------------------------------------------------
+
+def _check_declared(key: str, children: bool = False) -> None:
+    """A registry read (of ``key``, or of its subkeys) must be one the builder declared
+    (NEEDS.registry): the parsers read only those keys."""
+    root, _, rest = key.partition("\\")
+    hive, _, path = rest.partition("\\")
+    declared = registry_keys.patterns(NEEDS.registry)
+    test = registry_keys.covers_children if children else registry_keys.matches
+    if root.upper() != "HKLM" or not test(hive.upper(), path, declared):
+        what = f"the subkeys of {key}" if children else key
+        raise UndeclaredNeed(f"the host-profile builder reads {what}: add it to core/data/registry_keys.txt")
+
 
 class _Registry:
     """Registry rows of one host, by (key_ccs, value) case-insensitively; first source wins."""
@@ -82,12 +96,15 @@ class _Registry:
                 self.values.setdefault((key, row["value"].lower()), row)
 
     def get(self, key: str, value: str) -> Optional[dict]:
+        _check_declared(key)
         return self.values.get((key.lower(), value.lower()))
 
     def key(self, key: str) -> list[dict]:
+        _check_declared(key)
         return self.keys.get(key.lower(), [])
 
     def subkeys(self, key: str) -> list[tuple[str, list[dict]]]:
+        _check_declared(key, children=True)
         prefix = key.lower() + "\\"
         out = []
         for k, rows in self.keys.items():

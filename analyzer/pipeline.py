@@ -85,6 +85,8 @@ def ingest(paths: list[str], options: ParseOptions = ParseOptions(), jobs: Optio
            progress: Optional[Callable[[int, int, str], None]] = None) -> Ingested:
     if options.events is None and not options.all_events:
         options = replace(options, events=declared_needs().events)
+    if options.registry is None and not options.full_registry:
+        options = replace(options, registry=declared_needs().registry)
     intake = open_bundle(paths, options.limits)
     results = _parse_all(intake.sources, options, jobs, progress)
     return _assemble(intake, results)

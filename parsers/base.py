@@ -155,6 +155,8 @@ class ParseOptions:
     # event catalog keys to keep: the pipeline passes what rules and host profiles declared
     # (rdsla.core.needs); None keeps every catalog entry (parsers called on their own)
     events: Optional[frozenset[str]] = None
+    # registry key patterns to read (core.registry_keys syntax), likewise declared; None: the whole list
+    registry: Optional[frozenset[str]] = None
 
 
 @dataclass

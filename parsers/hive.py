@@ -85,7 +85,7 @@ def parse_hive(source: Source, options: ParseOptions) -> ParseResult:
     current = None
     if name == "SYSTEM":
         current = reader.current_control_set()
-    entries = list(reader.walk_all(name) if options.full_registry else reader.targeted(name, current))
+    entries = list(reader.walk_all(name) if options.full_registry else reader.targeted(name, current, options))
     return to_result(entries, result, current)
 
 
@@ -222,9 +222,9 @@ class _Reader:
             return int(sets[0][-3:])
         return None
 
-    def targeted(self, hive: str, current: Optional[int]) -> Iterator[Entry]:
+    def targeted(self, hive: str, current: Optional[int], options: Optional[ParseOptions] = None) -> Iterator[Entry]:
         seen: set[str] = set()
-        for p_hive, pattern in key_patterns():
+        for p_hive, pattern in key_patterns(options):
             if p_hive != hive:
                 continue
             parts = [f"ControlSet{current:03d}" if p.lower() == "currentcontrolset" and current is not None else p

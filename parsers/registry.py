@@ -2,7 +2,7 @@
 
 The three forms give the same rows for the same content (only binary hives have ``last_write``;
 text forms carry no key times, so it stays NA there). Shared here: the targeted key list
-(``parsers/data/registry_keys.txt``), hive recognition, ``CurrentControlSet`` resolution
+(``core/data/registry_keys.txt``, the declared needs: ``core.registry_keys``), hive recognition, ``CurrentControlSet`` resolution
 through ``SYSTEM\\Select\\Current`` and value normalization; the form modules only read.
 
 Row conventions (DESIGN.md, "registry frame keys"):
@@ -17,19 +17,16 @@ Row conventions (DESIGN.md, "registry frame keys"):
 """
 from __future__ import annotations
 
-import fnmatch
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
-from pathlib import Path
 from typing import Iterable, Optional
 
+from rdsla.core import registry_keys
 from rdsla.core.frames import make_frame
 from rdsla.parsers.base import ParseOptions, ParseResult, Source, SourceTooLarge
 from rdsla.parsers.text import decode_text
 
-KEYS_FILE = Path(__file__).with_name("data") / "registry_keys.txt"
 HIVES = ("SYSTEM", "SOFTWARE", "SECURITY", "SAM", "DEFAULT", "NTUSER", "COMPONENTS", "DRIVERS", "BCD")
 ROOTS = {"HKEY_LOCAL_MACHINE": "HKLM", "HKLM": "HKLM", "HKEY_CURRENT_USER": "HKCU", "HKCU": "HKCU",
          "HKEY_USERS": "HKU", "HKU": "HKU", "HKEY_CLASSES_ROOT": "HKCR", "HKCR": "HKCR",
@@ -63,40 +60,14 @@ class Entry:
 
 # --- the targeted key list -------------------------------------------------------------------
 
-@lru_cache(maxsize=4)
-def key_patterns(path: str = str(KEYS_FILE)) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """(hive, path components) of every line of the key list."""
-    out = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        hive, _, rest = line.partition("\\")
-        out.append((hive.upper(), tuple(rest.split("\\"))))
-    return tuple(out)
+def key_patterns(options: Optional[ParseOptions] = None) -> registry_keys.Patterns:
+    """The keys to read: what the pipeline passes (the declared needs), else the whole key list."""
+    return registry_keys.patterns(options.registry if options is not None else None)
 
 
-def _component_match(pattern: str, name: str) -> bool:
-    if pattern.lower() == "currentcontrolset":
-        return bool(_CCS.match(name))
-    if "*" in pattern or "?" in pattern or "[" in pattern:
-        return fnmatch.fnmatchcase(name.lower(), pattern.lower())
-    return pattern.lower() == name.lower()
-
-
-def wanted(hive: str, path: str) -> bool:
+def wanted(hive: str, path: str, options: Optional[ParseOptions] = None) -> bool:
     """Is ``hive\\path`` one of the targeted keys (text forms filter with it)?"""
-    parts = path.split("\\") if path else []
-    for p_hive, pattern in key_patterns():
-        if p_hive != hive:
-            continue
-        if pattern[-1] == "**":
-            head = pattern[:-1]
-            if len(parts) > len(head) and all(_component_match(a, b) for a, b in zip(head, parts)):
-                return True
-        elif len(parts) == len(pattern) and all(_component_match(a, b) for a, b in zip(pattern, parts)):
-            return True
-    return False
+    return registry_keys.matches(hive, path, key_patterns(options))
 
 
 # --- values ----------------------------------------------------------------------------------
@@ -311,6 +282,6 @@ def text_entries_to_result(raw: list[tuple[str, Optional[str], Optional[str], ob
     if not options.full_registry:
         # the same keys a hive read gives: the key list, and of the control sets the current one
         other_sets = {s for s in sets if current is None or s != f"controlset{current:03d}"} if current else set()
-        entries = [e for e in entries if wanted(e.hive, e.path)
+        entries = [e for e in entries if wanted(e.hive, e.path, options)
                    and not (e.hive == "SYSTEM" and e.path.split("\\", 1)[0].lower() in other_sets)]
     return to_result(entries, result, current, root_of)

@@ -83,7 +83,7 @@ def test_the_expected_list_covers_modules_templates_static_and_data(files):
     want = wc.expected_in_wheel(files, wc.folders(REPO))
     for path in ("rdsla/__init__.py", "rdsla/__main__.py", "rdsla/analyzer/cli.py", "rdsla/rules/pack/__init__.py",
                  "rdsla/sample_data/forge/build.py", "rdsla/core/data/event_catalog.csv",
-                 "rdsla/parsers/data/registry_keys.txt", "rdsla/rules/data/cal_compat.json",
+                 "rdsla/core/data/registry_keys.txt", "rdsla/rules/data/cal_compat.json",
                  "rdsla/reports/templates/report.html.j2", "rdsla/reports/templates/partials/finding.html.j2",
                  "rdsla/reports/static/report.css"):
         assert path in want, path

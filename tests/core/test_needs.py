@@ -90,3 +90,32 @@ def _empty_analysis():
     from rdsla.core.model import Analysis
     frames = {name: empty_frame(name) for name in ("events", "registry", "keypacks", "issued", "artifacts")}
     return Analysis(inputs=[], as_of=T0, as_of_origin="option", frames=frames)
+
+
+def test_registry_reads_are_declared_and_the_parsers_read_only_declared_keys(tmp_path):
+    """The registry half: hosts.NEEDS.registry is what the registry parsers read (through the
+    pipeline's ParseOptions.registry), and the builder reading any other key raises."""
+    from rdsla.core import registry_keys
+    assert declared_needs().registry == hosts.NEEDS.registry == frozenset(registry_keys.declared_lines())
+    export = tmp_path / "RDSH01_reg_System-CCS-Control-TerminalServer.txt"
+    export.write_bytes("\ufeffWindows Registry Editor Version 5.00\r\n\r\n"
+                       "[HKEY_LOCAL_MACHINE\\SYSTEM\\Select]\r\n\"Current\"=dword:00000001\r\n\r\n"
+                       "[HKEY_LOCAL_MACHINE\\SYSTEM\\ControlSet001\\Control\\Terminal Server]\r\n"
+                       "\"fDenyTSConnections\"=dword:00000000\r\n\r\n"
+                       "[HKEY_LOCAL_MACHINE\\SYSTEM\\ControlSet001\\Control\\Terminal Server\\WinStations]\r\n"
+                       "\"x\"=dword:00000001\r\n".encode("utf-16-le"))
+    keys = set(ingest([str(tmp_path)], ParseOptions(), jobs=0).frames["registry"]["key_ccs"])
+    assert "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server" in keys
+    assert not any(k.endswith("WinStations") for k in keys)          # nobody declared it
+    only = frozenset({"SYSTEM\\Select"})
+    keys = set(ingest([str(tmp_path)], ParseOptions(registry=only), jobs=0).frames["registry"]["key_ccs"])
+    assert keys == {"HKLM\\SYSTEM\\Select"}
+    reg = hosts._Registry(empty_frame_of("registry"))
+    assert reg.get("HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server", "fDenyTSConnections") is None
+    with pytest.raises(UndeclaredNeed, match="WinStations"):
+        reg.get("HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\WinStations", "x")
+
+
+def empty_frame_of(name):
+    from rdsla.core.frames import empty_frame
+    return empty_frame(name)
