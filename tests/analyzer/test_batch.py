@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from rdsla.analyzer import batch
-from rdsla.analyzer.batch import COLUMNS, run_batch, run_task
+from rdsla.analyzer import batch_task
+from rdsla.analyzer.batch import run_batch
+from rdsla.analyzer.batch_task import COLUMNS, run_task
 from rdsla.analyzer.cli import main
 
 REG = ('Windows Registry Editor Version 5.00\r\n\r\n'
@@ -215,7 +216,7 @@ def test_same_rows_through_dask_local_cluster(tmp_path, inputs):
 
 def test_analyze_one_returns_a_compact_row(tmp_path):
     inp = _small_set(tmp_path, ["x"])
-    row = batch.analyze_one(str(inp / "x"), str(tmp_path / "out"), name="x")
+    row = batch_task.analyze_one(str(inp / "x"), str(tmp_path / "out"), name="x")
     assert set(row) == set(COLUMNS) | {"_causes"} and row["status"] == "ok"
     assert all(v is None or isinstance(v, (str, int, float)) for k, v in row.items() if k != "_causes")
 

@@ -5,7 +5,7 @@ import base64
 import hashlib
 import re
 
-from rdsla.analyzer.batch import COLUMNS, blank_row
+from rdsla.analyzer.batch_task import COLUMNS, blank_row
 from rdsla.reports.batch_index import render
 
 
