@@ -253,6 +253,7 @@ class _Reader:
     def _subtree(self, nk, path: str, include_self: bool) -> Iterator[tuple[object, str]]:
         stack = [(nk, path, 0, include_self)]
         count = 0
+        walked: set[int] = set()     # subkey lists already expanded: a list is walked once
         while stack:
             node, p, depth, emit = stack.pop()
             if emit:
@@ -264,6 +265,16 @@ class _Reader:
             if depth >= MAX_DEPTH:
                 self.result.warn(f"{p}: deeper than {MAX_DEPTH} levels (a loop in a damaged hive?): not followed")
                 continue
+            if node.subkey_count:
+                # A damaged hive can give a key its own (or an ancestor's) subkey list: without
+                # this, the walk goes MAX_DEPTH levels down the loop with ever longer paths
+                # (fuzz input tests/fuzz/corpus/hive/8b7f166fedae.bin: 32 KB -> 208 MB).
+                lst = node.header.subkeys_list_offset
+                if lst in walked:
+                    self.result.warn(f"{self.display}: key {p}: its subkey list at offset {BINS + 4 + lst:#x} "
+                                     f"was already read (a loop in a damaged hive): not followed again", lost=1)
+                    continue
+                walked.add(lst)
             for _, kid in sorted(self.children(node, p).items(), reverse=True):
                 stack.append((kid, f"{p}\\{kid.name}" if p else kid.name, depth + 1, True))
 
