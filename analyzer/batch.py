@@ -43,7 +43,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, Optional
 
-from rdsla.analyzer.batch_dask import dask_results
+from rdsla.analyzer.batch_dask import dask_results, require_dask
 from rdsla.analyzer.batch_inputs import expand_inputs, inside
 from rdsla.analyzer.batch_output import SummaryWriter, completed, write_index
 from rdsla.analyzer.batch_pool import pool_results
@@ -75,6 +75,8 @@ def run_batch(inputs: list[str], out_dir: str, *, options: Optional[ParseOptions
         raise UsageError("--timeout must be positive")
     if jobs is not None and jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if scheduler:
+        require_dask()
     expansion = expand_inputs(inputs)
     if expansion.opened == 0:
         raise UsageError("not one INPUT could be opened: " + "; ".join(expansion.messages))

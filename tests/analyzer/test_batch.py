@@ -232,3 +232,17 @@ def test_dask_isolates_timeouts_and_killed_workers(tmp_path):
     assert rows["killer"]["status"] == "failed" and "worker died" in rows["killer"]["error"]
     assert rows["good-1"]["status"] == rows["good-2"]["status"] == "ok"
     assert result.exit_code == 3
+
+
+def test_scheduler_without_dask_writes_nothing(tmp_path, monkeypatch, capsys):
+    """--scheduler without the dask extra: exit 2, one line naming the extra, no output folder."""
+    import sys
+
+    from rdsla.analyzer.cli import main
+    monkeypatch.setitem(sys.modules, "dask", None)
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    out = tmp_path / "out"
+    bundles = Path(__file__).resolve().parents[2] / "sample_data" / "bundles"
+    assert main(["batch", str(bundles), "-o", str(out), "--scheduler", "local", "--quiet"]) == 2
+    assert 'pip install "rdsla[dask]"' in capsys.readouterr().err
+    assert not out.exists()

@@ -41,6 +41,8 @@ def test_a_decoder_that_never_returns_is_killed_and_the_rest_is_read(tmp_path, m
     naming the limit, and every other file of the bundle is still parsed."""
     import time
 
+    monkeypatch.setenv("RDSLA_START_METHOD", "fork")   # the patched parser reaches the workers by fork
+
     import rdsla.parsers.evtx as evtx
     from rdsla.core.limits import Limits
     from rdsla.analyzer.pipeline import ingest

@@ -91,6 +91,8 @@ def test_artifact_timeout_is_a_ledger_entry_and_the_rest_is_read(tmp_path, monke
     import json
     import time
 
+    monkeypatch.setenv("RDSLA_START_METHOD", "fork")   # the patched parser reaches the workers by fork
+
     import rdsla.parsers.licensing as licensing
     from rdsla.analyzer.cli import main
     bundle = tmp_path / "b"
