@@ -181,7 +181,7 @@ class Runner:
         if self.parent.poll(self.timeout):
             try:
                 return self.parent.recv()
-            except EOFError:
+            except (EOFError, OSError):         # a socketpair whose other end died says "reset"
                 code = self.proc.exitcode
                 self.restart()
                 return ("died", f"worker died (exit code {code})")
