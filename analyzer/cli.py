@@ -1,4 +1,4 @@
-"""rdsla command line: inventory, export, hosts, analyze, rules, compat, batch.
+"""rdsla command line: inventory, export, hosts, analyze, diff, rules, compat, batch.
 
 Exit codes (DESIGN.md, "Contracts"): 0 done and nothing at or above --fail-on; 1 a cause at
 or above --fail-on; 2 usage error or not one PATH could be opened; 3 batch only, some bundles
@@ -38,13 +38,15 @@ def _iso_time(text: str) -> datetime:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, paths: bool = True) -> None:
     d = Limits()
-    p.add_argument("paths", nargs="+", metavar="PATH", help="bundle folder, .zip, or loose files")
+    if paths:
+        p.add_argument("paths", nargs="+", metavar="PATH", help="bundle folder, .zip, or loose files")
     p.add_argument("--all-events", action="store_true", help="keep every event, not only the catalog's")
     p.add_argument("--evtx-backend", choices=("rust", "python"), default="rust")
     p.add_argument("--full-registry", action="store_true", help="walk whole hives (slow), not only the known keys")
-    p.add_argument("--as-of", type=_iso_time, help="collection time to use instead of the newest timestamp")
+    if paths:
+        p.add_argument("--as-of", type=_iso_time, help="collection time to use instead of the newest timestamp")
     p.add_argument("--jobs", type=int, default=None,
                    help="parser processes for EVTX files and hives (default: cores; 0: in this process, no timeout kill)")
     p.add_argument("--quiet", action="store_true")
@@ -92,6 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--md", dest="md_out", metavar="FILE", help="Markdown summary file")
     p.add_argument("--format", dest="formats", help="html,json,md: write report.html/findings.json/summary.md to --out-dir")
     p.add_argument("--out-dir", help="folder for --format outputs")
+    p.add_argument("--fail-on", choices=SEVERITIES, default="error")
+
+    p = sub.add_parser("diff", help="compare two uploads of one case (before / after a fix)")
+    p.add_argument("before", metavar="BEFORE", help="bundle (folder, .zip) or findings.json written by rdsla")
+    p.add_argument("after", metavar="AFTER", help="bundle (folder, .zip) or findings.json written by rdsla")
+    _common(p, paths=False)
+    p.add_argument("-o", "--output", help="HTML diff file")
+    p.add_argument("--json", dest="json_out", metavar="FILE", help="diff.json file")
+    p.add_argument("--md", dest="md_out", metavar="FILE", help="Markdown diff file")
     p.add_argument("--fail-on", choices=SEVERITIES, default="error")
 
     p = sub.add_parser("rules", help="list the rule pack")
@@ -243,6 +254,23 @@ def cmd_analyze(args) -> int:
     return exit_code_for(result.analysis, args.fail_on)
 
 
+def cmd_diff(args) -> int:
+    from rdsla.diff import diff
+    outputs = {"diff": api.output_path(args.output, "diff.html"), "json": api.output_path(args.json_out, "diff.json"),
+               "markdown": api.output_path(args.md_out, "diff.md")}
+    result = diff(args.before, args.after, fail_on=args.fail_on, **_options(args))
+    for path in outputs.values():                      # all refused before any is written
+        result.check_output(path)
+    written = {}
+    for (label, path), write in zip(outputs.items(), (result.to_html, result.to_json, result.to_markdown)):
+        if path:
+            _save(path, write)
+            written[label] = path
+    if not args.quiet:
+        print(result.summary(written))
+    return result.exit_code
+
+
 def exit_code_for(analysis, fail_on: str) -> int:
     threshold = severity_rank(fail_on)
     for f in analysis.findings:
@@ -290,7 +318,7 @@ def cmd_batch(args) -> int:
 
 
 COMMANDS = {"inventory": cmd_inventory, "export": cmd_export, "hosts": cmd_hosts, "analyze": cmd_analyze,
-            "rules": cmd_rules, "compat": cmd_compat, "batch": cmd_batch}
+            "rules": cmd_rules, "compat": cmd_compat, "batch": cmd_batch, "diff": cmd_diff}
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -1,4 +1,7 @@
-"""findings.json: the machine-readable result of one analysis (schema rdsla.findings/1)."""
+"""findings.json: the machine-readable result of one analysis (schema rdsla.findings/1).
+
+``cal_pool``, ``event_counts`` and ``current_days`` (added for ``rdsla diff``, issue 21) are
+described in :mod:`rdsla.reports.diff_facts`."""
 from __future__ import annotations
 
 import json
@@ -20,7 +23,15 @@ def findings_document(analysis: Analysis) -> dict:
         "findings": [f.to_dict() for f in analysis.findings],
         "artifacts": jsonable(artifacts.astype(object).where(artifacts.notna(), None).to_dict("records")),
         "messages": list(analysis.messages),
+        **_diff_facts(analysis),
     }
+
+
+def _diff_facts(analysis: Analysis) -> dict:
+    from rdsla.reports.diff_facts import CURRENT_DAYS, cal_pool, event_counts
+    frames = analysis.frames
+    return {"cal_pool": cal_pool(frames["keypacks"], frames["issued"]),
+            "event_counts": event_counts(frames["events"], analysis.as_of), "current_days": CURRENT_DAYS}
 
 
 def render(analysis: Analysis) -> str:

@@ -42,17 +42,27 @@ def csp_hash(source: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode("utf-8")).digest()).decode("ascii") + "'"
 
 
+def static_text(name: str) -> str:
+    """One file of ``reports/static``, refused when it could close its inline element."""
+    text = (STATIC / name).read_text(encoding="utf-8")
+    for tag in ("</style", "</script"):
+        if tag in text.lower():
+            raise ValueError(f"static asset {name} contains {tag}")
+    return text
+
+
+def policy(css: str, js: str | None = None) -> str:
+    """The Content-Security-Policy allowing exactly this inline style (and script; none without)."""
+    script = csp_hash(js) if js is not None else "'none'"
+    return (f"default-src 'none'; style-src {csp_hash(css)}; script-src {script}; img-src data:; "
+            "base-uri 'none'; form-action 'none'")
+
+
 @lru_cache(maxsize=1)
 def static_assets() -> tuple[str, str, str]:
     """(css, js, csp) — the inline style, the inline script and the policy pinning both."""
-    css = (STATIC / "report.css").read_text(encoding="utf-8")
-    js = (STATIC / "report.js").read_text(encoding="utf-8")
-    for text, tag in ((css, "</style"), (js, "</script")):
-        if tag in text.lower():
-            raise ValueError(f"static asset contains {tag}")
-    csp = (f"default-src 'none'; style-src {csp_hash(css)}; script-src {csp_hash(js)}; img-src data:; "
-           "base-uri 'none'; form-action 'none'")
-    return css, js, csp
+    css, js = static_text("report.css"), static_text("report.js")
+    return css, js, policy(css, js)
 
 
 def render_view(view: dict) -> str:
