@@ -23,6 +23,7 @@ from rdsla.core.os_builds import os_label
 from rdsla.core.frames import empty_frame
 from rdsla.core.evidence import event_evidence, export_evidence, present, registry_evidence
 from rdsla.core.hostnames import canonical, split_server_list
+from rdsla.core.coverage import HIVE_ROOTS, Coverage, LogSpan
 from rdsla.core.model import (SOURCE_DEPLOYMENT, SOURCE_GROUP_POLICY, SOURCE_WMI, Evidence, Fact, GracePeriod,
                             HostProfile)
 
@@ -59,9 +60,11 @@ GRACE_WARNING_EVENT = "grace_period_expiring"
 OS_AT_BOOT = "os_version_at_boot"                     # EventLog 6009
 LS_SERVICE_STATE = "ls_service_state"                 # SCM 7036 for TermServLicensing
 LS_EVENTS = tuple(sorted(e.key for e in catalog.load_catalog() if catalog.family(e) == "ls"))
+LOGON_EVENTS = ("session_logon_succeeded", "session_reconnect_succeeded")   # LSM 21/25: a session got in
 
 # ... and the registry keys it reads: every key of core/data/registry_keys.txt (RDS_LICENSING.md 2.1-2.7)
-NEEDS = Needs.of(events=(*RCM_LICENSING_EVENTS, RCM_ROLE_MISSING, OS_AT_BOOT, LS_SERVICE_STATE, *LS_EVENTS),
+NEEDS = Needs.of(events=(*RCM_LICENSING_EVENTS, RCM_ROLE_MISSING, OS_AT_BOOT, LS_SERVICE_STATE, *LS_EVENTS,
+                         *LOGON_EVENTS),
                  registry=registry_keys.declared_lines())
 GRACE_DAYS = 120
 
@@ -162,8 +165,67 @@ def build_profiles(frames: dict[str, pd.DataFrame], facts: list[dict], hosts: di
         _fill(p, _Registry(part(reg, "host", name)), part(ev, "host", name), part(kp, "license_server", name),
               by_host_facts.get(name, []), as_of)
         _acts_as(p, part(frames.get("issued"), "license_server", name))
+        p.coverage = coverage_of(by_host_facts.get(name, []), part(kp, "license_server", name),
+                                 part(frames.get("issued"), "license_server", name))
         profiles.append(p)
     return profiles
+
+
+# Licensing facts -> the export that states them (core.coverage "exports")
+_EXPORT_OF_FACT = {F.GRACE_DAYS_LEFT: "grace_period", F.TSLS_GROUP_MEMBERS: "tsls_membership",
+                   F.ACTIVATION_STATUS: "license_server", F.LS_VERSION: "license_server",
+                   F.LS_OS_BUILD: "license_server", F.REPORT_SUMMARY: "cal_report",
+                   F.LICENSE_SERVERS: "wmi_settings", F.LICENSING_MODE: "wmi_settings",
+                   F.CONNECTIVITY_STATUS: "wmi_settings", F.HAS_X509_CERTIFICATE: "wmi_settings",
+                   F.LS_AVAILABLE: "wmi_settings"}
+
+
+def coverage_of(facts: list[dict], keypacks: Optional[pd.DataFrame], issued: Optional[pd.DataFrame]) -> Coverage:
+    """What the bundle holds of one machine (core.coverage): registry subtrees from the
+    parsers' ``registry_coverage`` facts (a hive file covers its hive), event logs with their
+    span from ``event_log`` facts, exports from their rows and facts."""
+    cov = Coverage()
+    for f in facts:
+        name, source = f.get("name"), str(f.get("source") or "")
+        if name == F.REGISTRY_COVERAGE:
+            for key in f.get("value") or []:
+                root = str(key)
+                target = cov.hives if root.upper() in HIVE_ROOTS else cov.keys
+                target.setdefault(root, [])
+                if source not in target[root]:
+                    target[root].append(source)
+        elif name == F.EVENT_LOG and isinstance(f.get("value"), dict):
+            v = f["value"]
+            channel = str(v.get("channel") or "")
+            span = cov.logs.get(channel) or LogSpan(channel)
+            for attr, pick in (("first", min), ("last", max)):
+                when = _utc(v.get(attr))
+                if when is not None:
+                    old = getattr(span, attr)
+                    setattr(span, attr, when if old is None else pick(old, when))
+            span.records += int(v.get("records") or 0)
+            span.sources.append(source)
+            cov.logs[channel] = span
+        elif name in _EXPORT_OF_FACT:
+            cov.exports.setdefault(_EXPORT_OF_FACT[name], [])
+            if source not in cov.exports[_EXPORT_OF_FACT[name]]:
+                cov.exports[_EXPORT_OF_FACT[name]].append(source)
+    for export, frame in (("keypacks", keypacks), ("issued", issued)):
+        if frame is not None and len(frame) and "source" in frame:
+            cov.exports[export] = sorted(set(frame["source"].dropna().astype(str)))
+    return cov
+
+
+def _utc(value) -> Optional[datetime]:
+    if value is None:
+        return None
+    try:
+        when = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        return None
+    if pd.isna(when):
+        return None
+    return (when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")).to_pydatetime()
 
 
 def _acts_as(p: HostProfile, issued: pd.DataFrame) -> None:
@@ -231,6 +293,10 @@ def _fill(p: HostProfile, reg: _Registry, events: pd.DataFrame, keypacks: pd.Dat
     _licensing(p, reg, fact_of)
     _grace(p, reg, ev, fact_of)
     _license_server(p, reg, ev, by_name, fact_of)
+    logons = ev.of(*LOGON_EVENTS)
+    p.logon_times = [r["time"] for r in logons if r.get("time") is not None]
+    if logons:
+        p.last_logon = Fact(logons[-1]["time"], "event", [event_evidence(logons[-1], "Remote Desktop logon")])
 
 
 class _Events:

@@ -294,7 +294,9 @@ def analyze(paths: list[str], options: ParseOptions = ParseOptions(), as_of: Opt
 
 
 def reason(ingested: Ingested, paths: list[str], as_of: Optional[datetime] = None,
-           started: Optional[float] = None) -> Analysis:
+           started: Optional[float] = None, window_days: Optional[float] = None) -> Analysis:
+    """Profiles, rules and verdict. ``window_days``: how far before the collection time an
+    event still counts as current (``--window``, default 7; DESIGN.md "Time")."""
     from rdsla.analyzer.hosts import build_profiles
     from rdsla.analyzer.verdict import rank
     from rdsla.rules.engine import run_rules
@@ -302,6 +304,8 @@ def reason(ingested: Ingested, paths: list[str], as_of: Optional[datetime] = Non
     when, origin = collection_time(ingested.frames, as_of, ingested.facts)
     analysis = Analysis(inputs=list(paths), as_of=when, as_of_origin=origin, frames=ingested.frames,
                         event_stats=ingested.event_stats, messages=list(ingested.intake.messages))
+    if window_days is not None:
+        analysis.window_days = float(window_days)
     analysis.hosts = build_profiles(ingested.frames, ingested.facts, ingested.hosts, when)
     analysis.findings = run_rules(analysis)
     analysis.root_causes = rank(analysis)

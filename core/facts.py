@@ -29,4 +29,10 @@ COMPUTER_NAME = "computer_name"                  # str, when an export names its
 DOMAIN = "domain"                                # str DNS or NetBIOS domain
 COLLECTED_AT = "collected_at"                    # datetime the export was made (a collection-time candidate)
 
+# What an artifact covers (core.coverage): a registry artifact's subtrees, an event log's span
+REGISTRY_COVERAGE = "registry_coverage"          # list[str] keys (key_ccs form) the artifact holds whole:
+                                                 # "HKLM\\SYSTEM" for a hive, the exported key for a reg export
+EVENT_LOG = "event_log"                          # dict(channel, first, last, records) of one .evtx
+TSLS_DOMAIN = "tsls_domain"                      # str domain whose Terminal Server License Servers group was listed
+
 ALL = {v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str)}

@@ -12,6 +12,8 @@ from typing import Any, Generic, Optional, TypeVar
 
 import pandas as pd
 
+from rdsla.core.coverage import Coverage
+
 T = TypeVar("T")
 
 SEVERITIES = ("info", "warning", "error", "critical")
@@ -142,6 +144,11 @@ class HostProfile:
     license_server: LicenseServerFacts = field(default_factory=LicenseServerFacts)
     connectivity_status: Optional[Fact] = None         # GetTStoLSConnectivityStatus name, when exported
     artifacts: list[str] = field(default_factory=list)  # sources attributed to this host
+    # what the bundle holds of this machine (core.coverage); None on a profile built by hand
+    # (tests), which rules then treat as collected wherever any artifact of the kind is present
+    coverage: Optional[Coverage] = None
+    logon_times: list[datetime] = field(default_factory=list)   # Remote Desktop logons (LSM 21/25), oldest first
+    last_logon: Optional[Fact] = None                  # the newest of them, with its event
 
     def has_role(self, role: str) -> bool:
         fact = self.roles.get(role)
@@ -172,6 +179,9 @@ class HostProfile:
             "license_server": self.license_server.to_dict(),
             "connectivity_status": f(self.connectivity_status),
             "artifacts": list(self.artifacts),
+            "logons": len(self.logon_times), "last_logon": f(self.last_logon),
+            "coverage": self.coverage.to_dict({r for r, fct in self.roles.items() if fct.value})
+            if self.coverage is not None else None,
         }
 
 
@@ -232,6 +242,7 @@ class Analysis:
     root_causes: list[RootCause] = field(default_factory=list)
     event_stats: list[dict] = field(default_factory=list)   # per source/channel/provider/id counts
     messages: list[str] = field(default_factory=list)       # run-level messages (refusals etc.)
+    window_days: float = 7.0                                # "current" = this many days before as_of (--window)
 
     def host(self, name: str) -> Optional[HostProfile]:
         for profile in self.hosts:

@@ -10,8 +10,9 @@ behind a wiped one) gives status "failed".
 from __future__ import annotations
 
 import io
+from collections import Counter
 
-from rdsla.core.facts import COLLECTED_AT
+from rdsla.core.facts import COLLECTED_AT, EVENT_LOG
 from rdsla.parsers.base import ParseOptions, ParseResult, Source
 from rdsla.parsers.evtx_messages import load_messages
 from rdsla.parsers.evtx_rows import RowSink
@@ -75,6 +76,16 @@ def parse(source: Source, options: ParseOptions) -> ParseResult:
     if newest is not None:     # "now" for the bundle counts every record, not only the kept ones
         result.facts.append({"host": None, "name": COLLECTED_AT, "value": newest, "origin": "evtx",
                              "locator": {}, "detail": {"newest record": newest.isoformat()}})
+    channels = Counter()
+    for (channel, _provider, _event_id, _relevant), n in sink.stats.items():
+        if channel:
+            channels[str(channel)] += n
+    if channels:               # what this log covers (core.coverage): its channel and time span
+        oldest = _newest(sink.oldest)
+        result.facts.append({"host": None, "name": EVENT_LOG, "origin": "evtx", "locator": {},
+                             "value": {"channel": channels.most_common(1)[0][0], "first": oldest, "last": newest,
+                                       "records": sink.records_read},
+                             "detail": {"channels": dict(channels)}})
     return result
 
 

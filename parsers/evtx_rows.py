@@ -53,6 +53,7 @@ class RowSink:
         self.computers: Counter = Counter()
         self.records_read = 0
         self.newest: Optional[str] = None     # newest record time (ISO text) of every record read
+        self.oldest: Optional[str] = None     # oldest likewise: the log's span (core.coverage)
         self._candidates: dict[tuple, bool] = {}    # (provider, source_name, event_id) -> is_candidate
 
     def saw_time(self, iso_time: Optional[str]) -> None:
@@ -63,6 +64,8 @@ class RowSink:
             second = iso_time[:19]
             if self.newest is None or second > self.newest:
                 self.newest = second
+            if self.oldest is None or second < self.oldest:
+                self.oldest = second
 
     def count(self, channel, provider, event_id, relevant: bool, n: int = 1) -> None:
         self.stats[(channel, provider, event_id, relevant)] += n

@@ -160,7 +160,9 @@ class RustDecoder:
             wanted[text] = head is None or head.candidate
         sink = self.sink
         sink.records_read += len(batch)
-        sink.saw_time(max(map(_get_timestamp, batch)).removesuffix(" UTC"))
+        stamps = list(map(_get_timestamp, batch))
+        sink.saw_time(max(stamps).removesuffix(" UTC"))
+        sink.saw_time(min(stamps).removesuffix(" UTC"))       # the log's first record too (its span)
         self._count(datas, cuts, heads, per_head)
         n = len(batch)
         if sink.all_events:

@@ -86,7 +86,7 @@ def parse_hive(source: Source, options: ParseOptions) -> ParseResult:
     if name == "SYSTEM":
         current = reader.current_control_set()
     entries = list(reader.walk_all(name) if options.full_registry else reader.targeted(name, current, options))
-    return to_result(entries, result, current)
+    return to_result(entries, result, current, covers=[(name, "")])    # a hive holds all of itself
 
 
 def _replay(path: str, source: Source, tmp: str, info: dict, result: ParseResult) -> str:

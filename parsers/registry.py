@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, Optional
 
+from rdsla.core import facts as F
 from rdsla.core import registry_keys
 from rdsla.core.frames import make_frame
 from rdsla.parsers.base import ParseOptions, ParseResult, Source, SourceTooLarge
@@ -168,10 +169,21 @@ def ccs_path(path: str, current: Optional[int]) -> str:
 
 
 def to_result(entries: list[Entry], result: ParseResult, current: Optional[int] = None,
-              root_of: Optional[dict[str, str]] = None) -> ParseResult:
-    """Rows, ``computers`` and counts from the entries of one artifact."""
+              root_of: Optional[dict[str, str]] = None,
+              covers: Optional[list[tuple[str, str]]] = None) -> ParseResult:
+    """Rows, ``computers`` and counts from the entries of one artifact.
+
+    ``covers``: the (hive, path) subtrees the artifact holds whole (a hive file: its hive; a
+    text export: each key it exports), stated as the ``registry_coverage`` fact so that an
+    absent value under them is known absent (core.coverage)."""
     if current is None:
         current = current_control_set(entries)
+    if covers:
+        keys = list(dict.fromkeys(
+            full_key(h, ccs_path(p, current) if h == "SYSTEM" else p, (root_of or {}).get(h, "HKLM"))
+            for h, p in covers))
+        result.facts.append({"host": None, "name": F.REGISTRY_COVERAGE, "value": keys, "origin": "registry",
+                             "locator": {}, "detail": {"covers": keys}})
     rows = []
     for e in entries:
         if not e.path and e.value is None:
@@ -260,6 +272,8 @@ def text_entries_to_result(raw: list[tuple[str, Optional[str], Optional[str], ob
     entries: list[Entry] = []
     root_of: dict[str, str] = {}
     skipped = 0
+    covers = exported_roots([(hive_of[split_text_key(full)[:2]], split_text_key(full)[2])
+                             for full, *_ in raw if hive_of[split_text_key(full)[:2]] not in (None, "NTUSER")])
     for full, value, type_, data in raw:
         root, mount, rest = split_text_key(full)
         hive = hive_of[(root, mount)]
@@ -284,4 +298,27 @@ def text_entries_to_result(raw: list[tuple[str, Optional[str], Optional[str], ob
         other_sets = {s for s in sets if current is None or s != f"controlset{current:03d}"} if current else set()
         entries = [e for e in entries if wanted(e.hive, e.path, options)
                    and not (e.hive == "SYSTEM" and e.path.split("\\", 1)[0].lower() in other_sets)]
-    return to_result(entries, result, current, root_of)
+    return to_result(entries, result, current, root_of, covers)
+
+
+def exported_roots(keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The subtrees a text export holds whole: each key with no ancestor among the keys.
+
+    ``reg export`` writes the exported key first, values or not; ``reg query /s`` prints the
+    queried key only when it has values, so sibling tops under one parent stand for that
+    parent (a whole hive queried from its root prints ``ControlSet001``, ``Select`` ...)."""
+    seen: dict[tuple[str, str], tuple[str, str]] = {}
+    for hive, path in keys:
+        seen.setdefault((hive, path.lower()), (hive, path))
+    tops = []
+    for (hive, low), original in seen.items():
+        parts = low.split("\\") if low else []
+        if not any((hive, "\\".join(parts[:i])) in seen for i in range(len(parts))):
+            tops.append(original)
+    by_parent: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for hive, path in tops:
+        by_parent.setdefault((hive, path.rsplit("\\", 1)[0] if "\\" in path else ""), []).append((hive, path))
+    out = []
+    for parent, children in by_parent.items():
+        out += [parent] if len(children) > 1 else children
+    return out

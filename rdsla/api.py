@@ -75,16 +75,19 @@ class ArgumentError(UsageError, ValueError):
 # ------------------------------------------------------------------ entry points
 
 def analyze(paths: Union[PathArg, Iterable[PathArg]], as_of: Union[datetime, str, None] = None,
-            **options: Any) -> "Result":
+            window: Optional[float] = None, **options: Any) -> "Result":
     """Read the bundle(s) at ``paths`` and run the whole analysis: host profiles, rules, verdict.
 
     ``paths``: one folder, zip or file, or a list of them (one call may hold several machines).
     ``as_of``: "now" for grace-period and expiry math (datetime or ISO text, naive = UTC); by
     default the collection time (newest event, registry write or export time).
+    ``window``: days before the collection time in which an event is current evidence (default
+    7); older events are history.
     ``options``: ``all_events``, ``evtx_backend``, ``full_registry``, ``jobs``, ``limits``,
     ``progress`` (see :data:`OPTIONS`)."""
     when = parse_time(as_of) if as_of is not None else None   # a bad time fails before any parsing
-    return read(paths, **options).analyze(when)
+    window = check_window(window)
+    return read(paths, **options).analyze(when, window=window)
 
 
 def read(paths: Union[PathArg, Iterable[PathArg]], **options: Any) -> "Reading":
@@ -144,12 +147,12 @@ class Reading:
         """Raise :class:`ArgumentError` when ``path`` is inside (or is) an input folder."""
         check_output(path, self.input_dirs)
 
-    def analyze(self, as_of: Union[datetime, str, None] = None) -> "Result":
+    def analyze(self, as_of: Union[datetime, str, None] = None, window: Optional[float] = None) -> "Result":
         """Host profiles, rules and verdict on the frames read (see :func:`analyze`)."""
         from rdsla.analyzer.pipeline import reason
 
         when = parse_time(as_of) if as_of is not None else None
-        return Result(reason(self._ingested, self.inputs, when), self.input_dirs)
+        return Result(reason(self._ingested, self.inputs, when, window_days=check_window(window)), self.input_dirs)
 
     def __repr__(self) -> str:
         return (f"<rdsla.Reading {_count(len(self._ingested.hosts), 'host')}, {_count(len(self.artifacts), 'artifact')}, "
@@ -337,6 +340,15 @@ def _limits(value: Union[Limits, Mapping[str, int], None]) -> Limits:
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
             raise ArgumentError(f"limits: {name}={v!r} is not a non-negative integer")
     return Limits(**value)
+
+
+def check_window(value: Optional[float]) -> Optional[float]:
+    """``window`` (days before the collection time that count as current): a positive number."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ArgumentError(f"window: {value!r} is not a positive number of days")
+    return float(value)
 
 
 def _count(n: int, word: str) -> str:

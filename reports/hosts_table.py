@@ -97,7 +97,33 @@ def host_rows(p: HostProfile, as_of: datetime) -> list[tuple[str, str, str, str]
             rows.append(_row(label, fact))
     for summary in ls.report_summary:
         rows.append(("CAL report", _fmt(summary), "report", ""))
+    rows += coverage_rows(p)
     return rows
+
+
+def coverage_rows(p: HostProfile) -> list[tuple[str, str, str, str]]:
+    """What the bundle holds of this machine (core.coverage): collected / missing items, each
+    registry subtree and event log with its span."""
+    cov = p.coverage
+    if cov is None:
+        return []
+    roles = {r for r, f in p.roles.items() if f.value}
+    summary = cov.summary(roles)
+    rows = [("collected", f"{len(summary['collected'])} item(s)", "coverage", "; ".join(summary["collected"])),
+            ("missing", f"{len(summary['missing'])} item(s)", "coverage", "; ".join(summary["missing"]))]
+    for root, sources in sorted({**cov.hives, **cov.keys}.items()):
+        rows.append((f"  registry {root}", "collected", "coverage", _short(sources)))
+    for channel, span in sorted(cov.logs.items()):
+        when = f"{_fmt(span.first)} .. {_fmt(span.last)}" if span.first else "span unknown"
+        rows.append((f"  log {channel.rsplit('-', 1)[-1] if '/' in channel else channel}",
+                     f"{when}, {span.records} record(s)", "coverage", _short(span.sources)))
+    for name, sources in sorted(cov.exports.items()):
+        rows.append((f"  export {name}", "collected", "coverage", _short(sources)))
+    return rows
+
+
+def _short(sources: list[str]) -> str:
+    return ", ".join(s.replace("\\", "/").rsplit("/", 1)[-1] for s in sources)
 
 
 def render_hosts(analysis: Analysis) -> str:

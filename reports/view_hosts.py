@@ -60,7 +60,21 @@ def host_view(host: HostProfile, as_of: datetime) -> dict:
         "deny_ts_connections": fact_view(host.deny_ts_connections),
         "connectivity": fact_view(host.connectivity_status),
         "ls_facts": ls_facts, "artifact_count": len(host.artifacts),
+        "coverage": coverage_view(host),
     }
+
+
+def coverage_view(host: HostProfile) -> dict | None:
+    """Collected / missing per host (core.coverage), and each event log's span."""
+    cov = host.coverage
+    if cov is None:
+        return None
+    summary = cov.summary({r for r, f in host.roles.items() if f.value})
+    logs = [{"channel": text(ch), "first": fmt_time(span.first) if span.first else "",
+             "last": fmt_time(span.last) if span.last else "", "records": span.records}
+            for ch, span in sorted(cov.logs.items())]
+    return {"collected": [text(c) for c in summary["collected"]], "missing": [text(m) for m in summary["missing"]],
+            "logs": logs, "registry": sorted(text(k) for k in {**cov.hives, **cov.keys})}
 
 
 def _start_type(value: Any) -> str:

@@ -4,12 +4,13 @@ profiles' roles). Reads of events go through ``Context.events``, which holds rul
 declared needs."""
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Iterable, Optional
 
 import pandas as pd
 
-from rdsla.core import catalog
+from rdsla.core import catalog, coverage
 from rdsla.core.catalog import LS_NAMES, MANIFEST_BASE, RCM_NAMES
 from rdsla.core.hostnames import canonical, license_server_names
 from rdsla.core.model import Analysis, Evidence, Finding, HostProfile
@@ -19,6 +20,9 @@ from rdsla.rules.meta import COLLECT, RuleMeta, remediation_texts
 # Event sources (RDS_LICENSING.md 1.1, 1.3): Provider Name (Rust decoder) or classic
 # EventSourceName (libevtx); match both. The names are the catalog's (core.catalog).
 SCM_NAMES = frozenset({"service control manager"})
+# Session-host licensing warnings and errors (legacy ids, RDS_LICENSING.md 1.2): after a logon,
+# none of them means the connection was licensed.
+LICENSING_ERRORS = (1003, 1004, 1011, 1028, 1043, 1061, 1068, 1069, 1128, 1130, 1131, 1132, 1133)
 
 
 def servers_of(value) -> list[str]:
@@ -190,6 +194,125 @@ class Context:
         art = self.bundle.artifacts_of(ls.name)
         return bool(len(art) and art["kind"].isin(["licensing_csv", "licensing_html", "licensing_text"]).any())
 
+    # -- coverage (issue 17): "was X collected from this host?" is asked here, and only here
+    def collected(self, host, what: str) -> bool:
+        """Was ``what`` collected from ``host`` (a profile or a name)?
+
+        ``what`` is an item id of :data:`core.coverage.ITEMS` (``hive.software``, ``key.policy``,
+        ``log.system``, ``export.keypacks`` ...), a registry key (``HKLM\\...``, true when its
+        hive or an export of it or of a key above it is in the bundle), or an event channel.
+        A value is *absent* only where this is true; elsewhere it is unknown (DESIGN.md
+        "Coverage before absence"). A profile built by hand (no coverage recorded) counts the
+        artifacts present of each kind, as rules did before coverage existed."""
+        p = host if isinstance(host, HostProfile) else self.profile(host)
+        if p is None:
+            return False
+        cov = p.coverage
+        item = coverage.BY_ID.get(what)
+        if cov is not None:
+            if item is not None:
+                return cov.has(what)
+            if what.upper().startswith("HKLM\\"):
+                return cov.registry(what)
+            return cov.log(what) is not None
+        kind = item.kind if item is not None else ("key" if what.upper().startswith("HKLM\\") else "log")
+        if kind in ("hive", "key"):
+            return self.has_registry(p)
+        if kind == "log":
+            return self.has_events(p.name)
+        if what in ("export.keypacks", "export.issued"):
+            return self.has_reports(p)
+        if what == "export.grace_period":
+            return p.grace_period.days_left_reported is not None
+        if what == "export.tsls_membership":
+            return p.license_server.in_tsls_group is not None
+        return False
+
+    def licensing_log_collected(self, host: HostProfile) -> bool:
+        """The log a session host writes its licensing events to was collected: System up to
+        Server 2016, RemoteConnectionManager/Admin from 2019 (RDS_LICENSING.md 1.1, DESIGN.md
+        "Classic event channels"); either when the version is unknown."""
+        version = str(host.os_version.value) if host.os_version is not None else ""
+        if version in ("2019", "2022", "2025"):
+            return self.collected(host, "log.rcm_admin")
+        if version:
+            return self.collected(host, "log.system")
+        return self.collected(host, "log.system") or self.collected(host, "log.rcm_admin")
+
+    def collect_next(self, host, *items: str) -> list[str]:
+        """One line per item: ``HOST: what: the exact command to run there``."""
+        name = host.name if isinstance(host, HostProfile) else str(host)
+        return [coverage.collect_line(name, i) for i in items]
+
+    def not_collected(self, host, *items: str, summary: str = "") -> Finding:
+        """``not checked``: the input of this check was not collected from ``host``; the
+        collect-next list names the host and the command for each missing item."""
+        name = host.name if isinstance(host, HostProfile) else str(host)
+        labels = ", ".join(coverage.BY_ID[i].label for i in items)
+        f = self._finding("not_checked", collect=self.collect_next(name, *items),
+                          summary=summary or f"Not checked: {labels} of {name} not collected.")
+        return f
+
+    # -- time (issue 17): current evidence (the window before the collection time) vs history
+    @property
+    def window(self) -> timedelta:
+        return timedelta(days=float(getattr(self.analysis, "window_days", 7) or 7))
+
+    @property
+    def since(self) -> pd.Timestamp:
+        """Start of the current window: ``as_of`` minus ``--window`` days (default 7)."""
+        return pd.Timestamp(self.as_of) - pd.Timedelta(self.window)
+
+    def current(self, events: pd.DataFrame) -> pd.DataFrame:
+        """The rows of ``events`` inside the current window (what can be today's cause)."""
+        if not len(events):
+            return events
+        return events[events["time"] >= self.since]
+
+    def history(self, events: pd.DataFrame) -> pd.DataFrame:
+        """The rows older than the window: shown on the timeline, never today's cause."""
+        if not len(events):
+            return events
+        return events[events["time"] < self.since]
+
+    def success_after(self, sh: HostProfile, when) -> list[Evidence]:
+        """Evidence that licensing worked for session host ``sh`` after ``when``: a CAL issued
+        since by a license server it uses, or logons on it since with no licensing error of
+        its own after ``when`` (RDS_LICENSING.md 0a "Events have a time")."""
+        when = pd.Timestamp(when)
+        out: list[Evidence] = []
+        for ls in self.servers_for(sh):
+            iss = self.issued(ls.name)
+            if len(iss) and "issued_on" in iss:
+                later = iss[iss["issued_on"].notna() & (iss["issued_on"] > when)]
+                if len(later):
+                    from rdsla.core.evidence import issued_evidence
+                    row = later.sort_values("issued_on").iloc[-1]
+                    out.append(issued_evidence(row, f"{len(later)} CAL(s) issued by {ls.name} since"))
+        logons = [t for t in sh.logon_times if t > when] if getattr(sh, "logon_times", None) else []
+        if logons:
+            errors = self.bundle.events_of(sh.name, "rcm")
+            if len(errors):
+                errors = errors[(errors["time"] > when) & errors["_legacy"].isin(LICENSING_ERRORS)]
+            if not len(errors) and sh.last_logon is not None:
+                out += [replace(e, note=f"{len(logons)} logon(s) since, no licensing error")
+                        for e in sh.last_logon.evidence[:1]]
+        return out
+
+    def date(self, evidence: Iterable[Evidence]) -> None:
+        """Each event's age at the collection time and whether it is current, in its detail."""
+        since = self.since
+        for e in evidence:
+            when = (e.detail or {}).get("time") if e.frame == "events" else None
+            if when is None:
+                continue
+            try:
+                when = pd.Timestamp(when)
+                e.detail.setdefault("age_days", round((pd.Timestamp(self.as_of) - when).total_seconds() / 86400, 1))
+                e.detail.setdefault("current", bool(when >= since))
+            except (TypeError, ValueError):
+                continue
+
     # -- findings
     def _finding(self, state: str, **kw) -> Finding:
         kw.setdefault("host", self.host.name if self.host else None)
@@ -203,6 +326,7 @@ class Context:
         related = [h for h in dict.fromkeys(related_hosts) if h and h != me]
         steps = remediation if remediation is not None else \
             remediation_texts().get(self.meta.id) or list(self.meta.remediation)
+        self.date(evidence)
         return self._finding("detected", summary=summary, evidence=list(evidence), related_hosts=related,
                              remediation=list(steps), **kw)
 
