@@ -60,7 +60,6 @@ def _common(p: argparse.ArgumentParser, paths: bool = True) -> None:
     p.add_argument("--jobs", type=int, default=None,
                    help="parser processes for EVTX files and hives (default: cores; 0: in this process, no timeout kill)")
     p.add_argument("--quiet", action="store_true")
-    _redact_options(p)
     g = p.add_argument_group("limits (hostile input)")
     g.add_argument("--max-file-size", type=_size, default=d.max_file_bytes, help="largest artifact read (default 2G)")
     g.add_argument("--max-total-size", type=_size, default=d.max_total_bytes, help="uncompressed total of one zip (default 8G)")
@@ -68,30 +67,6 @@ def _common(p: argparse.ArgumentParser, paths: bool = True) -> None:
     g.add_argument("--max-ratio", type=int, default=d.max_ratio, help="zip member compression ratio (default 1000)")
     g.add_argument("--max-files", type=int, default=d.max_files, help="files walked in one folder (default 100000)")
     g.add_argument("--artifact-timeout", type=int, default=d.artifact_seconds, help="seconds per artifact (default 600)")
-
-
-def _redact_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--redact", action="store_true",
-                   help="replace host, domain and user names, SIDs, addresses and ids by stable pseudonyms in every output")
-    p.add_argument("--redact-map", metavar="FILE", help="write the pseudonym -> name mapping here (implies --redact)")
-
-
-def _redactor(args, *learn):
-    """A Redactor when --redact or --redact-map was given (None otherwise), with the
-    --redact-map path checked like every output before anything is written."""
-    if not (getattr(args, "redact", False) or getattr(args, "redact_map", None)):
-        return None
-    from rdsla.core.redact import Redactor
-    return Redactor()
-
-
-def _write_redact_map(args, redactor, check=None) -> None:
-    if redactor is None or not getattr(args, "redact_map", None):
-        return
-    path = api.output_path(args.redact_map, "redact-map.json")
-    if check is not None:
-        check(path)
-    _write(path, json.dumps(redactor.mapping(), indent=2, ensure_ascii=False) + "\n")
 
 
 def _options(args) -> dict:
@@ -186,16 +161,10 @@ def _read(args) -> api.Reading:
 
 def cmd_inventory(args) -> int:
     reading = _read(args)
-    red = _redactor(args)
-    if red is not None:
-        reading.check_output(args.redact_map)
-        red.learn_reading(reading.frames, reading.host_aliases)
-    for m in (red.deep(reading.messages) if red else reading.messages):
+    for m in reading.messages:
         print(f"rdsla: {m}", file=sys.stderr)
-    art = red.frame(reading.artifacts) if red else reading.artifacts
+    art = reading.artifacts
     hosts = [{"name": n, "aliases": a} for n, a in reading.host_aliases.items()]
-    hosts = red.deep(hosts) if red else hosts
-    _write_redact_map(args, red)
     rows = []
     for r in art.to_dict("records"):
         rows.append({"path": r["path"], "kind": r["kind"], "host": None if _na(r["host"]) else r["host"],
@@ -220,11 +189,6 @@ def cmd_export(args) -> int:
     reading = _read(args)
     reading.check_output(args.output)
     frame = reading.frames[args.frame]
-    red = _redactor(args)
-    if red is not None:
-        reading.check_output(args.redact_map)
-        frame = red.learn_reading(reading.frames, reading.host_aliases).frame(frame, args.frame)
-        _write_redact_map(args, red)
     if args.format == "parquet":
         if not args.output:
             raise UsageError("--format parquet needs -o FILE")
@@ -264,13 +228,7 @@ def cmd_export(args) -> int:
 
 def cmd_hosts(args) -> int:
     from rdsla.reports.hosts_table import render_hosts
-    reading = _read(args)
-    analysis = reading.analyze(args.as_of).analysis
-    red = _redactor(args)
-    if red is not None:
-        reading.check_output(args.redact_map)
-        analysis = red.analysis(analysis)
-        _write_redact_map(args, red)
+    analysis = _read(args).analyze(args.as_of).analysis
     if args.json:
         print(json.dumps({"as_of": analysis.as_of.isoformat(), "hosts": [h.to_dict(analysis.as_of) for h in analysis.hosts]},
                          indent=2, ensure_ascii=False))
