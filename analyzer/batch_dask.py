@@ -24,22 +24,22 @@ def _dask_task(worker: Callable[[Task], dict], task: Task, key: str) -> dict:
     return worker(task)
 
 
-def require_dask() -> None:
-    """Dask is the ``dask`` extra: without it ``--scheduler`` is a usage error, raised before
-    anything is written."""
+def require_dask():
+    """The ``dask`` and ``distributed`` modules. Dask is the ``dask`` extra: without it
+    ``--scheduler`` is a usage error, raised before anything is written."""
     try:
-        import dask  # noqa: F401
-        import distributed  # noqa: F401
+        import dask
+        import distributed
     except ImportError as exc:
         from rdsla.core.errors import UsageError
         raise UsageError("--scheduler needs Dask: pip install \"rdsla[dask]\"") from exc
+    return dask, distributed
 
 
 def dask_results(tasks: list[Task], scheduler: str, jobs: int, timeout: float,
                  worker: Callable[[Task], dict] = run_task) -> Iterator[tuple[Task, dict]]:
-    require_dask()
-    import dask
-    from distributed import Client, LocalCluster, wait
+    dask, distributed = require_dask()
+    Client, LocalCluster, wait = distributed.Client, distributed.LocalCluster, distributed.wait
     cluster = None
     if scheduler == "local":
         with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
