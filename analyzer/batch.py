@@ -66,7 +66,8 @@ class BatchResult:
 def run_batch(inputs: list[str], out_dir: str, *, options: Optional[ParseOptions] = None, jobs: Optional[int] = None,
               scheduler: Optional[str] = None, resume: bool = False, timeout: float = 900.0, fail_on: str = "error",
               quiet: bool = False, as_of: Optional[datetime] = None, worker: Callable[[Task], dict] = run_task,
-              stream=None, on_row: Optional[Callable[[dict], None]] = None) -> BatchResult:
+              stream=None, on_row: Optional[Callable[[dict], None]] = None, redact: bool = False,
+              redact_map: Optional[str] = None) -> BatchResult:
     from rdsla.core.errors import EXIT_BATCH_FAILED, EXIT_CAUSE, EXIT_OK, UsageError
 
     started = time.perf_counter()
@@ -84,6 +85,9 @@ def run_batch(inputs: list[str], out_dir: str, *, options: Optional[ParseOptions
     for d in expansion.input_dirs:
         if inside(str(out), d):
             raise UsageError(f"{out_dir}: refusing to write inside the input folder {d} (rdsla never writes into its input)")
+    for d in expansion.input_dirs if redact_map else ():
+        if inside(str(Path(redact_map).resolve()), d):
+            raise UsageError(f"{redact_map}: refusing to write inside the input folder {d} (rdsla never writes into its input)")
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out_dir}: exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
@@ -94,6 +98,11 @@ def run_batch(inputs: list[str], out_dir: str, *, options: Optional[ParseOptions
 
     threshold = SEVERITIES.index(fail_on)
     bundles = sorted(expansion.bundles, key=lambda b: (-b.size, b.name))
+    redact = redact or bool(redact_map)
+    if redact:                        # analyzer/batch_redact.py: pseudonymous names, the map
+        from rdsla.analyzer.batch_redact import RedactionMaps, pseudonymous
+        named = [(pseudonymous(b), b.name) for b in bundles]
+        bundles, maps = [b for b, _ in named], RedactionMaps({b.name: original for b, original in named})
     kept, todo, cause_found = [], [], False
     for b in bundles:
         meta = completed(out, b) if resume else None
@@ -108,7 +117,7 @@ def run_batch(inputs: list[str], out_dir: str, *, options: Optional[ParseOptions
     links = {b.name: f"{b.dir_name}/report.html" for b in bundles}
     options = options or ParseOptions()
     tasks = [Task(name=b.name, path=b.path, key=b.key, fingerprint=b.fingerprint, dir_name=b.dir_name,
-                  out_dir=str(out), options=options, as_of=as_of, size=b.size) for b in todo]
+                  out_dir=str(out), options=options, as_of=as_of, size=b.size, redact=redact) for b in todo]
     jobs = jobs or os.cpu_count() or 1
     counts = {"ok": len(kept), "failed": 0, "timeout": 0}
     work = cpu = 0.0
@@ -123,6 +132,8 @@ def run_batch(inputs: list[str], out_dir: str, *, options: Optional[ParseOptions
                     work += float(row.pop("_seconds", 0.0) or 0.0)
                     cpu += float(row.pop("_cpu", 0.0) or 0.0)
                     causes = row.pop("_causes", [])
+                    if redact:
+                        maps.take(row)
                     status = row.get("status", "failed")
                     counts[status] = counts.get(status, 0) + 1
                     cause_found |= status == "ok" and any(SEVERITIES.index(s) >= threshold for s in causes if s in SEVERITIES)
@@ -138,6 +149,8 @@ def run_batch(inputs: list[str], out_dir: str, *, options: Optional[ParseOptions
         writer.close()
         progress.close()
         write_index(out, links)
+        if redact:
+            maps.write(redact_map)
     if counts["failed"] or counts["timeout"]:
         code = EXIT_BATCH_FAILED
     else:
@@ -149,7 +162,8 @@ def run_batch(inputs: list[str], out_dir: str, *, options: Optional[ParseOptions
 def run_batch_cli(args) -> int:
     try:
         result = run_batch(args.inputs, args.out_dir, jobs=args.jobs, scheduler=args.scheduler, resume=args.resume,
-                           timeout=args.timeout, fail_on=args.fail_on, quiet=args.quiet)
+                           timeout=args.timeout, fail_on=args.fail_on, quiet=args.quiet,
+                           redact=getattr(args, "redact", False), redact_map=getattr(args, "redact_map", None))
     except KeyboardInterrupt:
         print(f"rdsla: interrupted; finished bundles are in {args.out_dir} (rerun with --resume)", file=sys.stderr)
         return 130

@@ -33,6 +33,7 @@ class Task:
     options: ParseOptions = field(default_factory=ParseOptions)
     as_of: Optional[datetime] = None
     size: int = 0
+    redact: bool = False            # --redact: outputs rendered from the redacted analysis
 
 
 
@@ -96,9 +97,10 @@ def _unreadable_reason(analysis) -> Optional[str]:
 
 def analyze_one(bundle_path: str, out_dir: str, options: Optional[ParseOptions] = None, *, name: Optional[str] = None,
                 dir_name: Optional[str] = None, key: Optional[str] = None, fingerprint: str = "",
-                as_of: Optional[datetime] = None) -> dict:
+                as_of: Optional[datetime] = None, redact: bool = False) -> dict:
     """Analyze one bundle, write its folder in ``out_dir``, return its summary row plus the
-    private ``_causes`` (severities of detected causes, for the exit code)."""
+    private ``_causes`` (severities of detected causes, for the exit code) and, with ``redact``,
+    ``_redaction`` (the bundle's pseudonym map, for --redact-map; never written here)."""
     from rdsla.analyzer.batch_inputs import safe_dir_name
     from rdsla.analyzer.pipeline import analyze
     from rdsla.reports.findings_json import render as render_json
@@ -106,10 +108,18 @@ def analyze_one(bundle_path: str, out_dir: str, options: Optional[ParseOptions] 
     name = name or bundle_path
     key = key or os.path.realpath(bundle_path)
     analysis = analyze([bundle_path], options or ParseOptions(), as_of=as_of, jobs=0)   # serial: no pool in a pool
+    redaction = None
+    if redact:
+        from rdsla.core.redact import Redactor
+        redactor = Redactor().alias(bundle_path, name)       # the input path names the customer too
+        analysis = redactor.analysis(analysis)
+        redaction = redactor.mapping()
     reason = _unreadable_reason(analysis)
     if reason:
         row = blank_row(name, "failed", reason)
         row["_causes"] = []
+        if redact:
+            row["_redaction"] = redaction
         return row
     row = summary_row(analysis, name)
     causes = [f.severity for f in analysis.findings if f.state == "detected" and f.kind == "cause"]
@@ -122,6 +132,8 @@ def analyze_one(bundle_path: str, out_dir: str, options: Optional[ParseOptions] 
                                                "fingerprint": fingerprint, "row": row, "causes": causes},
                                               ensure_ascii=False, indent=1))
     row["_causes"] = causes
+    if redact:
+        row["_redaction"] = redaction
     return row
 
 
@@ -130,7 +142,7 @@ def run_task(task: Task) -> dict:
     started, cpu = time.perf_counter(), time.process_time()
     try:
         row = analyze_one(task.path, task.out_dir, task.options, name=task.name, dir_name=task.dir_name,
-                          key=task.key, fingerprint=task.fingerprint, as_of=task.as_of)
+                          key=task.key, fingerprint=task.fingerprint, as_of=task.as_of, redact=task.redact)
     except MemoryError:
         row = blank_row(task.name, "failed", "out of memory")
     except Exception as exc:  # noqa: BLE001 - one bundle's failure is its row, not the batch's

@@ -60,6 +60,7 @@ def _common(p: argparse.ArgumentParser, paths: bool = True) -> None:
     p.add_argument("--jobs", type=int, default=None,
                    help="parser processes for EVTX files and hives (default: cores; 0: in this process, no timeout kill)")
     p.add_argument("--quiet", action="store_true")
+    _redact_options(p)
     g = p.add_argument_group("limits (hostile input)")
     g.add_argument("--max-file-size", type=_size, default=d.max_file_bytes, help="largest artifact read (default 2G)")
     g.add_argument("--max-total-size", type=_size, default=d.max_total_bytes, help="uncompressed total of one zip (default 8G)")
@@ -67,6 +68,30 @@ def _common(p: argparse.ArgumentParser, paths: bool = True) -> None:
     g.add_argument("--max-ratio", type=int, default=d.max_ratio, help="zip member compression ratio (default 1000)")
     g.add_argument("--max-files", type=int, default=d.max_files, help="files walked in one folder (default 100000)")
     g.add_argument("--artifact-timeout", type=int, default=d.artifact_seconds, help="seconds per artifact (default 600)")
+
+
+def _redact_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--redact", action="store_true",
+                   help="replace host, domain and user names, SIDs, addresses and ids by stable pseudonyms in every output")
+    p.add_argument("--redact-map", metavar="FILE", help="write the pseudonym -> name mapping here (implies --redact)")
+
+
+def _redactor(args):
+    """A Redactor (rdsla.core.redact) when --redact or --redact-map was given, else None; the
+    input paths are its UPLOAD-1, UPLOAD-2... (diff: BEFORE is UPLOAD-1, AFTER UPLOAD-2)."""
+    if not (getattr(args, "redact", False) or getattr(args, "redact_map", None)):
+        return None
+    from rdsla.core.redact import Redactor
+    paths = getattr(args, "paths", None) or [getattr(args, "before", None), getattr(args, "after", None)]
+    return Redactor().alias_inputs([p for p in paths if p])
+
+
+def _write_redact_map(args, redactor) -> None:
+    """--redact-map FILE: the mapping, written only there (callers checked FILE first)."""
+    if redactor is None or not getattr(args, "redact_map", None):
+        return
+    path = api.output_path(args.redact_map, "redact-map.json")
+    _write(path, json.dumps(redactor.mapping(), indent=2, ensure_ascii=False) + "\n")
 
 
 def _options(args) -> dict:
@@ -132,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=900.0, help="seconds per bundle")
     p.add_argument("--fail-on", choices=SEVERITIES, default="error")
     p.add_argument("--quiet", action="store_true")
+    _redact_options(p)
     return parser
 
 
@@ -161,10 +187,16 @@ def _read(args) -> api.Reading:
 
 def cmd_inventory(args) -> int:
     reading = _read(args)
-    for m in reading.messages:
+    red = _redactor(args)
+    if red is not None:
+        reading.check_output(args.redact_map)
+        red.learn_reading(reading.frames, reading.host_aliases)
+    for m in (red.deep(reading.messages) if red else reading.messages):
         print(f"rdsla: {m}", file=sys.stderr)
-    art = reading.artifacts
+    art = red.frame(reading.artifacts) if red else reading.artifacts
     hosts = [{"name": n, "aliases": a} for n, a in reading.host_aliases.items()]
+    hosts = red.deep(hosts) if red else hosts
+    _write_redact_map(args, red)
     rows = []
     for r in art.to_dict("records"):
         rows.append({"path": r["path"], "kind": r["kind"], "host": None if _na(r["host"]) else r["host"],
@@ -189,6 +221,11 @@ def cmd_export(args) -> int:
     reading = _read(args)
     reading.check_output(args.output)
     frame = reading.frames[args.frame]
+    red = _redactor(args)
+    if red is not None:
+        reading.check_output(args.redact_map)
+        frame = red.learn_reading(reading.frames, reading.host_aliases).frame(frame, args.frame)
+        _write_redact_map(args, red)
     if args.format == "parquet":
         if not args.output:
             raise UsageError("--format parquet needs -o FILE")
@@ -228,7 +265,13 @@ def cmd_export(args) -> int:
 
 def cmd_hosts(args) -> int:
     from rdsla.reports.hosts_table import render_hosts
-    analysis = _read(args).analyze(args.as_of).analysis
+    reading = _read(args)
+    analysis = reading.analyze(args.as_of).analysis
+    red = _redactor(args)
+    if red is not None:
+        reading.check_output(args.redact_map)
+        analysis = red.analysis(analysis)
+        _write_redact_map(args, red)
     if args.json:
         print(json.dumps({"as_of": analysis.as_of.isoformat(), "hosts": [h.to_dict(analysis.as_of) for h in analysis.hosts]},
                          indent=2, ensure_ascii=False))
@@ -252,9 +295,15 @@ def cmd_analyze(args) -> int:
         json_path = json_path or (str(out_dir / "findings.json") if "json" in wanted else None)
         md_path = md_path or (str(out_dir / "summary.md") if "md" in wanted else None)
     reading = _read(args)
-    for p in (html_path, json_path, md_path):          # all refused before any is written
+    for p in (html_path, json_path, md_path, args.redact_map):     # all refused before any is written
         reading.check_output(p)
     result = reading.analyze(args.as_of, window=args.window)
+    red = _redactor(args)
+    if red is not None:               # rules ran on the original data; every output is rendered redacted
+        import copy
+        original, result = result, copy.copy(result)
+        result.analysis = red.analysis(original.analysis)
+        _write_redact_map(args, red)
     for label, path, write in (("report", html_path, result.to_html), ("findings", json_path, result.to_json),
                                ("summary", md_path, result.to_markdown)):
         if path:
@@ -262,7 +311,7 @@ def cmd_analyze(args) -> int:
             outputs[label] = path
     if not args.quiet:
         from rdsla.reports.terminal import summary
-        print(summary(result.analysis, outputs))
+        print(summary(result.analysis, red.deep(outputs) if red else outputs))
     return exit_code_for(result.analysis, args.fail_on)
 
 
@@ -270,16 +319,18 @@ def cmd_diff(args) -> int:
     from rdsla.diff import diff
     outputs = {"diff": api.output_path(args.output, "diff.html"), "json": api.output_path(args.json_out, "diff.json"),
                "markdown": api.output_path(args.md_out, "diff.md")}
-    result = diff(args.before, args.after, fail_on=args.fail_on, **_options(args))
-    for path in outputs.values():                      # all refused before any is written
+    red = _redactor(args)
+    result = diff(args.before, args.after, fail_on=args.fail_on, redactor=red, **_options(args))
+    for path in [*outputs.values(), args.redact_map]:  # all refused before any is written
         result.check_output(path)
+    _write_redact_map(args, red)
     written = {}
     for (label, path), write in zip(outputs.items(), (result.to_html, result.to_json, result.to_markdown)):
         if path:
             _save(path, write)
             written[label] = path
     if not args.quiet:
-        print(result.summary(written))
+        print(result.summary(red.deep(written) if red else written))
     return result.exit_code
 
 

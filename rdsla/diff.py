@@ -111,7 +111,7 @@ def diff(before, after, *, fail_on: str = "error", as_of_before=None, as_of_afte
         raise api.ArgumentError(f"fail_on: {fail_on!r} is not one of {', '.join(SEVERITIES)}")
     if redact and redactor is None:
         from rdsla.core.redact import Redactor
-        redactor = Redactor()
+        redactor = Redactor().alias_inputs([os.fspath(before), os.fspath(after)])
     learn = redactor if (redact or redactor is not None) else None
     doc_b, dirs_b = load_side(before, as_of=as_of_before, redactor=learn, **options)
     doc_a, dirs_a = load_side(after, as_of=as_of_after, redactor=learn, **options)

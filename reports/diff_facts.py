@@ -8,7 +8,8 @@
 - ``event_counts``: one row per host, licensing event (legacy id: 50280 counts as 1128) and
   provider: ``host``, ``event_id``, ``provider``, ``key`` (event catalog key), ``level``
   (most severe), ``count``, ``current`` (events in the ``current_days`` before ``as_of``),
-  ``first``, ``last`` (ISO). ``CURRENT_DAYS`` is DESIGN.md's "current evidence" window.
+  ``first``, ``last`` (ISO). The window is the analysis's ``window_days`` (``analyze --window``,
+  default ``CURRENT_DAYS``: DESIGN.md's "current evidence").
 
 Both are plain JSON values, sorted, so two runs of one bundle give identical text.
 """
@@ -62,7 +63,7 @@ def cal_pool(keypacks: pd.DataFrame, issued: Optional[pd.DataFrame] = None) -> l
     return rows
 
 
-def event_counts(events: pd.DataFrame, as_of: datetime, current_days: int = CURRENT_DAYS) -> list[dict]:
+def event_counts(events: pd.DataFrame, as_of: datetime, current_days: float = CURRENT_DAYS) -> list[dict]:
     """Licensing events per (host, legacy event id, provider): total, current window, first, last."""
     if events is None or not len(events):
         return []
