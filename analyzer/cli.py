@@ -173,10 +173,10 @@ def _progress(args):
     return show
 
 
-def _read(args) -> api.Reading:
+def _read(args, **extra) -> api.Reading:
     """``rdsla.read`` with the command's options; not one PATH opened: each reason on its own line."""
     try:
-        return api.read(args.paths, **_options(args))
+        return api.read(args.paths, **_options(args), **extra)
     except api.ArgumentError as exc:
         if not exc.messages:
             raise
@@ -218,7 +218,7 @@ def cmd_inventory(args) -> int:
 
 def cmd_export(args) -> int:
     args.output = api.output_path(args.output, f"{args.frame}.{args.format}")
-    reading = _read(args)
+    reading = _read(args, skim=args.frame != "events")     # the events export decodes every log
     reading.check_output(args.output)
     frame = reading.frames[args.frame]
     red = _redactor(args)

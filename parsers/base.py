@@ -157,6 +157,9 @@ class ParseOptions:
     events: Optional[frozenset[str]] = None
     # registry key patterns to read (core.registry_keys syntax), likewise declared; None: the whole list
     registry: Optional[frozenset[str]] = None
+    # skim an EVTX log whose channel holds no declared event (counts from its record headers,
+    # parsers.evtx_skim) instead of decoding every record; all_events decodes everything anyway
+    skim: bool = True
 
 
 @dataclass

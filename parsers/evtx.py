@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 from collections import Counter
+from typing import Optional
 
 from rdsla.core.facts import COLLECTED_AT, EVENT_LOG
 from rdsla.parsers.base import ParseOptions, ParseResult, Source
@@ -32,9 +33,21 @@ def parse(source: Source, options: ParseOptions) -> ParseResult:
 
     backend = options.evtx_backend
     sink, errors, notes = None, [], []
-    if backend != "python":
+    data = None
+    if not source.local_path:       # a zip member: read once, for the skim and the decoder
         try:
-            sink, errors = _run_rust(source, options)
+            data = source.read_bytes()
+        except Exception:           # noqa: BLE001 - each decoder below reports it as before
+            data = None
+    if options.skim and not options.all_events:
+        from rdsla.parsers.evtx_skim import skim
+        skimmed = skim(source, options, data)     # a log no declared event can be in (issue 20)
+        if skimmed is not None:
+            sink = skimmed.sink
+            notes.append(f"{source.display}: {skimmed.note}")
+    if sink is None and backend != "python":
+        try:
+            sink, errors = _run_rust(source, options, data)
         except ImportError:
             notes.append(f"{source.display}: Rust evtx decoder not importable: python-evtx used")
         except Exception as exc:
@@ -66,7 +79,9 @@ def parse(source: Source, options: ParseOptions) -> ParseResult:
     for message, lost in errors:
         result.warn(f"{source.display}: {message}", lost)
     messages = load_messages(getattr(source, "companions", ()), result.warnings.append)
-    result.frames["events"] = sink.frame(messages)
+    frame = sink.frame(messages)
+    if frame is not None:             # a skimmed log has no rows
+        result.frames["events"] = frame
     result.records_read = sink.records_read
     result.computers = dict(sink.computers.most_common())
     result.event_stats = sink.event_stats()
@@ -100,11 +115,11 @@ def _newest(text):
     return (when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")).to_pydatetime()
 
 
-def _run_rust(source: Source, options: ParseOptions):
+def _run_rust(source: Source, options: ParseOptions, data: Optional[bytes] = None):
     import evtx  # ImportError -> python-evtx
     from rdsla.parsers.evtx_rust import RustDecoder
     sink = RowSink(options.all_events, options.events)
-    target = source.local_path or io.BytesIO(source.read_bytes())
+    target = source.local_path or io.BytesIO(data if data is not None else source.read_bytes())
     decoder = RustDecoder(sink)
     decoder.run(evtx.PyEvtxParser(target))
     return sink, decoder.errors

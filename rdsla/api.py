@@ -60,6 +60,8 @@ OPTIONS = {
     "jobs": None,                 # --jobs N: parser processes (None: one per core; 0: in this process)
     "limits": None,               # --max-file-size ... : a Limits, or a mapping of Limits field names
     "progress": None,             # callable(done, total, artifact name), called as artifacts finish
+    "skim": True,                 # False: decode every record of every log, also of those whose channel
+                                  # holds no declared event (counted from record headers otherwise)
 }
 
 
@@ -320,7 +322,8 @@ def _parse_options(options: Mapping[str, Any]) -> tuple["ParseOptions", Optional
     if o["progress"] is not None and not callable(o["progress"]):
         raise TypeError("progress: expected a callable(done, total, name)")
     return (ParseOptions(all_events=bool(o["all_events"]), evtx_backend=o["evtx_backend"],
-                         full_registry=bool(o["full_registry"]), limits=_limits(o["limits"])),
+                         full_registry=bool(o["full_registry"]), limits=_limits(o["limits"]),
+                         skim=bool(o["skim"])),
             jobs, o["progress"])
 
 
