@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, Generic, Optional, TypeVar
-
-import pandas as pd
+import sys
+from typing import TYPE_CHECKING, Any, Generic, Optional, TypeVar
 
 from rdsla.core.coverage import Coverage
+
+if TYPE_CHECKING:       # pandas is not imported here: the CLI's --version, rules and compat need none
+    import pandas as pd
 
 T = TypeVar("T")
 
@@ -259,13 +261,14 @@ def _jsonable(value: Any) -> Any:
         return [_jsonable(v) for v in value]
     if isinstance(value, set):
         return sorted(_jsonable(v) for v in value)
-    if isinstance(value, pd.Timestamp):
+    pd = sys.modules.get("pandas")       # a pandas value exists only once pandas is imported
+    if pd is not None and isinstance(value, pd.Timestamp):
         return None if pd.isna(value) else value.isoformat()
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, bytes):
         return value.hex()
-    if value is pd.NA or value is pd.NaT:
+    if pd is not None and (value is pd.NA or value is pd.NaT):
         return None
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):
         try:
