@@ -158,6 +158,7 @@ def build_profiles(frames: dict[str, pd.DataFrame], facts: list[dict], hosts: di
             return frame.iloc[0:0] if frame is not None else pd.DataFrame()
         return frame[frame[col].map(canonical) == name]
 
+    memberships = [f for f in facts if f.get("name") == F.TSLS_GROUP_MEMBERS]
     profiles = []
     for name in sorted(names):
         p = HostProfile(name=name, aliases=set(names[name]))
@@ -165,6 +166,7 @@ def build_profiles(frames: dict[str, pd.DataFrame], facts: list[dict], hosts: di
         _fill(p, _Registry(part(reg, "host", name)), part(ev, "host", name), part(kp, "license_server", name),
               by_host_facts.get(name, []), as_of)
         _acts_as(p, part(frames.get("issued"), "license_server", name))
+        _tsls_membership(p, memberships)
         p.coverage = coverage_of(by_host_facts.get(name, []), part(kp, "license_server", name),
                                  part(frames.get("issued"), "license_server", name))
         profiles.append(p)
@@ -228,6 +230,27 @@ def _utc(value) -> Optional[datetime]:
     return (when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")).to_pydatetime()
 
 
+def _tsls_membership(p: HostProfile, memberships: list[dict]) -> None:
+    """Whether a license server is in its domain's Terminal Server License Servers group, from
+    a membership export made on any machine of that domain (MSRD-Collect writes
+    <HOST>_TSLSMembership.txt on session hosts and license servers alike); the license server's
+    own export comes first."""
+    if not p.has_role("licensing") or not memberships:
+        return
+    own = p.license_server.in_tsls_group
+    if own is not None and own.origin != "inferred":
+        return
+    domain = str(p.domain.value).lower() if p.domain is not None and p.domain.value else None
+    for f in memberships:
+        listed = (f.get("detail") or {}).get("domain")
+        if listed and domain and listed.lower() != domain:
+            continue
+        members = {canonical(str(m).split("\\")[-1].rstrip("$")) for m in (f.get("value") or [])}
+        p.license_server.in_tsls_group = Fact(p.name in members, f.get("origin") or "report",
+                                              [export_evidence(f, "Terminal Server License Servers members")])
+        return
+
+
 def _acts_as(p: HostProfile, issued: pd.DataFrame) -> None:
     """The roles a machine plays when no installed-role record says so, inferred once here for
     the rules and the report alike: a session host by its licensing configuration or grace
@@ -244,7 +267,8 @@ def _acts_as(p: HostProfile, issued: pd.DataFrame) -> None:
         ls = p.license_server
         facts = [getattr(ls, f) for f in ("service_start_type", "service_state", "activation_status", "version",
                                           "in_tsls_group", "disable_workgroup_auth_enforcement")]
-        facts = [f for f in facts if f is not None]
+        facts = [f for f in facts if f is not None
+                 and not (f is ls.in_tsls_group and f.value is not True)]   # session hosts list the group too
         if facts or ls.report_summary or len(issued):
             evidence = [e for f in facts for e in f.evidence][:3]
             if not evidence and len(issued):
@@ -451,6 +475,8 @@ def _roles(p: HostProfile, reg: _Registry, ev: _Events, keypacks: pd.DataFrame, 
                                                    {"keypacks": len(keypacks)}, "installed CAL key packs"))
     for name in (F.ACTIVATION_STATUS, F.REPORT_SUMMARY, F.IN_TSLS_GROUP):
         for f in by_name.get(name, [])[:1]:
+            if name == F.IN_TSLS_GROUP and f.get("value") is not True:
+                break       # MSRD-Collect lists the group on session hosts too: not being in it says nothing
             add("licensing", True, f.get("origin") or "report", export_evidence(f, "license server export"))
             break
     p.roles = {**negative, **positive}

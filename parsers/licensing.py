@@ -228,10 +228,11 @@ def _membership(text: str, tables: Tables, member_rows: list, norm: Normalizer, 
             if _ACCOUNT.match(line) and (started or "\\" in line or line.endswith("$")):
                 members.append((no, line))
     names = [m for _, m in members]
+    domain = re.search(r"for domain ([\w.-]+?)\.?\s*$", text, re.I | re.M)   # net localgroup ... /domain
     host = host_hint
     if not host and norm.computers:
         host = Counter(norm.computers).most_common(1)[0][0]
-    detail = {"members": names}
+    detail = {"members": names, **({"domain": domain.group(1).lower()} if domain else {})}
     locator = {"line": members[0][0]} if members else {"line": 1}
     norm.fact(F.TSLS_GROUP_MEMBERS, names, "report", locator, detail, host)
     if host:

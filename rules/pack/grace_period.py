@@ -5,14 +5,56 @@ from __future__ import annotations
 
 import pandas as pd
 
-from rdsla.rules.api import RuleMeta, events_evidence, fact_evidence, id_list, rule
+from rdsla.rules.api import POLICY_KEY, RuleMeta, events_evidence, fact_evidence, id_list, rule
 
 SOON_DAYS = 14
 GRACE_DAYS = 120
 
 
+GRACE_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\RCM\\GracePeriod"
+TERMSERVICE_LS_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\TermService\\Parameters\\LicenseServers"
+RCM_KEY = "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\RCM"
+
+
 def _expired_events(ctx, h):
     return ctx.events(h.name, "rcm", [1128, 1069])
+
+
+def ls_configured(ctx, h):
+    """True: some source names a license server; False: none does and the places it would be
+    were collected (policy key, TermService key, or a WMI export saying so); None: unknown."""
+    if ctx.servers_of(h):
+        return True
+    if any(c.origin == "wmi_export" for c in h.license_server_candidates):
+        return False
+    if ctx.collected(h, POLICY_KEY) and ctx.collected(h, TERMSERVICE_LS_KEY):
+        return False
+    return None
+
+
+def certificate_present(ctx, h):
+    """True/False: the X509 Certificate value under RCM is there / known absent (its key was
+    collected, or an export says the host never connected); None: unknown."""
+    cert = h.licensing_certificate
+    if cert is None or cert.value is None:
+        return None
+    if cert.value:
+        return True
+    if cert.origin == "registry" and not ctx.collected(h, RCM_KEY):
+        return None
+    return False
+
+
+def working_ls(ctx, h):
+    """A license server configured and the session host holding its certificate (it has talked
+    to it): the state in which Windows sets the grace value to 0 (RDS_LICENSING.md 0a, [S2];
+    [S27]'s 'configured correctly')."""
+    conf, cert = ls_configured(ctx, h), certificate_present(ctx, h)
+    if conf is False or cert is False:
+        return False
+    if conf and cert:
+        return True
+    return None
 
 
 def _ends_from_1129(ctx, h):
@@ -47,24 +89,48 @@ def _days_left(ctx, h):
     events=("grace_period_expired", "grace_expired_mode_not_configured"),
     scope="session_host", requires=("session_host.events",),
     references=("seed article: Symptoms", "RDS_LICENSING.md 1.2 (1128/50280, 1069), 2.3, 5 #1"),
-    description="The 120-day grace period is over and no license server issued CALs (1128/50280, 1069)."))
+    description="The 120-day grace period is over and no license server issues CALs: 1128/50280 or 1069 in the "
+                "current window, or 0 grace days left without a working license server (none configured, or no "
+                "X509 Certificate under RCM). 0 days alone is the normal value of a licensed host (RDS_LICENSING.md 0a)."))
 def grace_expired(ctx):
     h = ctx.host
-    ev = _expired_events(ctx, h)
+    all_ev = _expired_events(ctx, h)
+    ev, old = ctx.current(all_ev), ctx.history(all_ev)
     gp = h.grace_period
     reported = int(gp.days_left_reported.value) if gp.days_left_reported is not None else None
+    history = (f" Older expiry events ({id_list(old)}, last on {old['time'].max():%Y-%m-%d}) are history, "
+               f"not today's state.") if len(old) else ""
+    if len(ev):
+        evidence = events_evidence(ev, "grace period expired")
+        if reported == 0:
+            evidence = fact_evidence(gp.days_left_reported, note="grace days left: 0") + evidence
+        return [ctx.detected(f"The licensing grace period of {h.name} has expired ({id_list(ev)} in the "
+                             f"{ctx.window.days} days before collection); connections are refused until a license "
+                             f"server issues CALs.", evidence, related_hosts=ctx.servers_of(h))]
     if reported is not None and reported > 0:
-        return [ctx.not_detected(f"{h.name} reports {reported} grace day(s) left.")]
-    if reported != 0 and not len(ev) and not gp.expired_events:
-        return [ctx.not_detected()] if ctx.has_events(h.name) else [ctx.not_checked("session_host.events")]
-    evidence = fact_evidence(gp.days_left_reported, note="grace days left: 0") if reported == 0 else []
-    evidence += events_evidence(ev, "grace period expired")
-    if not len(ev):
-        evidence += list(gp.expired_events[:5])
-    bits = (["0 grace days left"] if reported == 0 else []) + ([id_list(ev)] if len(ev) else [])
-    return [ctx.detected(f"The licensing grace period of {h.name} has expired ({'; '.join(bits) or 'expiry events'}); "
-                         f"connections are refused until a license server issues CALs.", evidence,
-                         related_hosts=ctx.servers_of(h))]
+        return [ctx.not_detected(f"{h.name} reports {reported} grace day(s) left.{history}")]
+    if reported == 0:
+        # 0 is also the value of every licensed host: Windows sets it once a license server is
+        # configured (RDS_LICENSING.md 0a). Expired only without a working license server.
+        working = working_ls(ctx, h)
+        if working is True:
+            return [ctx.not_detected(f"{h.name} reports 0 grace days left, the value Windows keeps once a license "
+                                     f"server is configured; it has one and holds its certificate.{history}")]
+        if working is None:
+            return [ctx.not_collected(h, "key.terminal_server", "key.policy", "key.termservice", summary=(
+                f"{h.name} reports 0 grace days left, which is normal on a licensed host; whether it has a working "
+                f"license server (configured, certificate under RCM) was not collected.{history}"))]
+        conf, cert = ls_configured(ctx, h), certificate_present(ctx, h)
+        why = "no license server is configured" if conf is False else \
+            "it holds no license-server certificate (X509 Certificate under RCM): it never got licenses from one"
+        evidence = fact_evidence(gp.days_left_reported, note="grace days left: 0")
+        if cert is False:
+            evidence += fact_evidence(h.licensing_certificate, note="no X509 Certificate value")
+        return [ctx.detected(f"The licensing grace period of {h.name} has expired: 0 days left and {why}.{history}",
+                             evidence, related_hosts=ctx.servers_of(h))]
+    if not ctx.licensing_log_collected(h):
+        return [ctx.not_collected(h, "log.system", "log.rcm_admin", "export.grace_period")]
+    return [ctx.not_detected(history.strip())]
 
 
 @rule(RuleMeta(
@@ -73,13 +139,22 @@ def grace_expired(ctx):
     events=("grace_period_expiring",),
     scope="session_host", requires=("session_host.events",),
     references=("RDS_LICENSING.md 1.2 (1129/50281), 2.3",),
-    description="Grace days left at the collection time (not the wall clock) are 14 or fewer."))
+    description="Grace days left at the collection time (not the wall clock) are 14 or fewer; skipped where a license "
+                "server is configured and its certificate present (configuring one rewrites the grace value); the "
+                "GracePeriod key time is known from hives only (text exports carry none)."))
 def grace_ending(ctx):
     h = ctx.host
+    if working_ls(ctx, h) is True:
+        return [ctx.not_detected(f"{h.name} has a license server configured and holds its certificate: the grace "
+                                 f"period no longer applies (configuring a license server rewrites the grace value).")]
     days, evidence = _days_left(ctx, h)
     if days is None:
-        return [ctx.not_detected()] if ctx.has_events(h.name) or ctx.has_registry(h) else \
-            [ctx.not_checked("session_host.events")]
+        if ctx.collected(h, GRACE_KEY) and h.grace_period.key_last_write is None:
+            return [ctx.not_collected(h, "hive.system", "export.grace_period", summary=(
+                f"The grace period end of {h.name} is unknown: its GracePeriod key came from a text export, which "
+                f"carries no key times, and no GetGracePeriodDays output or 1129/50281 event was collected."))]
+        return [ctx.not_detected()] if ctx.licensing_log_collected(h) or ctx.collected(h, GRACE_KEY) else \
+            [ctx.not_collected(h, "log.system", "log.rcm_admin", "export.grace_period")]
     if days == 0 or days > SOON_DAYS:
         return [ctx.not_detected(f"{days} grace day(s) left at {ctx.as_of:%Y-%m-%d}.")]
     return [ctx.detected(f"The grace period of {h.name} ends in {days} day(s) after the collection time "
@@ -92,7 +167,8 @@ def grace_ending(ctx):
     scope="session_host", requires=("session_host.registry", "session_host.events"),
     references=("RDS_LICENSING.md 2.3 Reset",),
     description="The GracePeriod key was rewritten after the grace period had expired, or days are left "
-                "although expiry events were logged."))
+                "although expiry events were logged, on a host without a working license server (configuring one "
+                "rewrites the value: that is a fix, not a reset)."))
 def grace_reset(ctx):
     h = ctx.host
     gp = h.grace_period
@@ -102,10 +178,16 @@ def grace_reset(ctx):
     last_expiry = ev["time"].max()
     written = gp.key_last_write
     reported = int(gp.days_left_reported.value) if gp.days_left_reported is not None else None
+    if working_ls(ctx, h) is True:
+        return [ctx.not_detected(f"The grace value of {h.name} changed after its last expiry event "
+                                 f"({last_expiry:%Y-%m-%d}) because a license server was configured (it holds that "
+                                 f"server's certificate): licensing was fixed, not the grace period reset.")]
     rewritten = written is not None and pd.Timestamp(written) > last_expiry
     if not rewritten and not (reported is not None and reported > 0):
         if written is None and reported is None:
-            return [ctx.not_checked("session_host.registry")]
+            return [ctx.not_collected(h, "hive.system", "export.grace_period", summary=(
+                f"Not checked for {h.name}: its GracePeriod key time is unknown (text exports carry no key times) "
+                f"and no GetGracePeriodDays output was collected."))]
         return [ctx.not_detected()]
     evidence = events_evidence(ev, "grace period had expired")
     if rewritten:

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional
 
-# ProductVersionID and pack codes (RDS_LICENSING.md 3.1)
-CAL_VERSION_ID = {"2008R2": 3, "2012": 4, "2016": 5, "2019": 6, "2022": 7, "2025": 8}
+# ProductVersionID and pack codes (RDS_LICENSING.md 3.1; 2008 R2 packs report 2 in the field, 0a)
+CAL_VERSION_ID = {"2008R2": 2, "2012": 4, "2016": 5, "2019": 6, "2022": 7, "2025": 8}
 PRODUCT_VERSION = {"2008R2": "Windows Server 2008 or Windows Server 2008 R2", "2012": "Windows Server 2012",
                    "2016": "Windows Server 2016", "2019": "Windows Server 2019", "2022": "Windows Server 2022",
                    "2025": "Windows Server 2025"}
@@ -97,23 +97,50 @@ def license_server_csv(server: str, build: int) -> bytes:
     return ("\ufeff" + header + "\r\n" + row + "\r\n").encode("utf-8")
 
 
-def tsls_membership(domain: str, members: list[str]) -> bytes:
-    """``Get-ADGroupMember "Terminal Server License Servers" | Format-Table`` as MSRD-Collect saves it."""
-    lines = [f'Members of "Terminal Server License Servers" in {domain}:', "",
-             "name            SamAccountName   objectClass", "----            --------------   -----------"]
-    for m in members:
-        lines.append(f"{m:<15} {m + '$':<16} computer")
-    lines += ["", ""]
-    return "\r\n".join(lines).encode("utf-8")
+MSRD_RULE = "======================================"
 
 
-def grace_period_txt(host: str, days_left: int) -> bytes:
+def msrd_command_output(when: datetime, command: str, output: list[str]) -> bytes:
+    """A file MSRD-Collect's msrdRunCommands writes (MSRDC-FwFunctions.psm1): a header naming
+    the time and the command, then the command's output lines, each appended with
+    ``Out-File -Append`` (Windows PowerShell 5.1: UTF-16LE with BOM, CRLF after each write;
+    the header's own trailing newline stays a bare LF)."""
+    stamp = when.strftime("%Y/%m/%d %H:%M:%S.") + f"{when.microsecond // 1000:03d}"
+    writes = [MSRD_RULE, f"{stamp} : {command}", MSRD_RULE + "\n", *output, "\n"]
+    return b"\xff\xfe" + "".join(w + "\r\n" for w in writes).encode("utf-16-le")
+
+
+TSLS_GROUP = "Terminal Server License Servers"
+TSLS_COMMENT = ("Members of this group can update user accounts in Active Directory with information about license "
+                "issuance, for the purpose of tracking and reporting TS Per User CAL usage")
+
+
+def tsls_membership(domain: str, members: list[str], when: Optional[datetime] = None) -> bytes:
+    """``net localgroup "Terminal Server License Servers" /domain`` as MSRD-Collect saves it in
+    ``<HOST>_TSLSMembership.txt`` (msrdGetLocalGroupMembership, on session hosts and license
+    servers of a domain): machine accounts of the domain are listed as ``NAME$``."""
+    lines = [f"The request will be processed at a domain controller for domain {domain}.", "",
+             f"Alias name     {TSLS_GROUP}", f"Comment        {TSLS_COMMENT}", "", "Members", "",
+             "-" * 79, *[f"{m}$" for m in members], "The command completed successfully.", ""]
+    if when is None:
+        return ("\r\n".join(lines)).encode("utf-8")
+    return msrd_command_output(when, f"net localgroup '{TSLS_GROUP}' /domain", lines)
+
+
+GRACE_COMMAND = ("cmd /c 'wmic /namespace:\\\\root\\CIMV2\\TerminalServices PATH Win32_TerminalServiceSetting "
+                 'WHERE (__CLASS !="") CALL GetGracePeriodDays\'')
+
+
+def grace_period_txt(host: str, days_left: int, when: Optional[datetime] = None) -> bytes:
     """wmic's output of ``Win32_TerminalServiceSetting.GetGracePeriodDays()`` (MSRD-Collect
-    ``<HOST>_rdsh_GracePeriod.txt``)."""
-    text = (f"Executing (\\\\{host}\\ROOT\\CIMV2\\TerminalServices:Win32_TerminalServiceSetting=@)->GetGracePeriodDays()\r\n"
-            "Method execution successful.\r\nOut Parameters:\r\ninstance of __PARAMETERS\r\n{\r\n"
-            f"\tDaysLeft = {days_left};\r\n\tReturnValue = 0;\r\n}};\r\n\r\n")
-    return b"\xff\xfe" + text.encode("utf-16-le")
+    ``<HOST>_rdsh_GracePeriod.txt``, with msrdRunCommands' header when ``when`` is given).
+    ``DaysLeft`` is 0 on a host whose license server is configured (RDS_LICENSING.md 0a)."""
+    output = [f"Executing (\\\\{host}\\ROOT\\CIMV2\\TerminalServices:Win32_TerminalServiceSetting=@)->GetGracePeriodDays()",
+              "Method execution successful.", "Out Parameters:", "instance of __PARAMETERS", "{",
+              f"\tDaysLeft = {days_left};", "\tReturnValue = 0;", "};", ""]
+    if when is not None:
+        return msrd_command_output(when, GRACE_COMMAND, output)
+    return b"\xff\xfe" + "\r\n".join(output + [""]).encode("utf-16-le")
 
 
 def lic_svr_chk(host: str, activated: Optional[bool], servers: list[str], grace_days: Optional[int],

@@ -40,9 +40,15 @@ class Machine:
     ls_service_start: int = 2                 # TermServLicensing Start: 2 auto, 3 manual, 4 disabled
     disable_workgroup_auth: Optional[int] = None
     secure_licensing: Optional[int] = None    # GPO "License server security group"
-    registry_form: str = "hive"               # hive | reg | query
+    prevent_upgrade: Optional[int] = None     # GPO "Prevent license upgrade" (fPreventLicenseUpgrade, on the LS)
+    registry_form: str = "hive"               # hive | reg | query (whole hives) | msrd (MSRD-Collect per-key exports)
     noise: int = 1000
     events: list = field(default_factory=list)
+    # Remote Desktop logons (RCM 1149, LSM 21/23) of a session host: per day over the last two
+    # weeks, none after ``logons_until`` (when licensing started refusing connections)
+    logons_per_day: int = 6
+    logons_until: Optional[datetime] = None
+    last_boot: Optional[datetime] = None      # EventLog 6009/6005 (default: a week before collection)
 
     @property
     def build(self) -> int:
@@ -67,6 +73,10 @@ def _blob(seed: str, size: int) -> bytes:
         out += hashlib.sha256(f"{seed}/{counter}".encode()).digest()
         counter += 1
     return bytes(out[:size])
+
+
+def has_policy(m: Machine) -> bool:
+    return any(v is not None for v in (m.policy_mode, m.policy_servers, m.secure_licensing, m.prevent_upgrade))
 
 
 def system_tree(m: Machine, collected: datetime) -> RegKey:
@@ -140,14 +150,17 @@ def software_tree(m: Machine) -> RegKey:
     cv.set("InstallDate", REG_DWORD, int(t0.timestamp())).set("InstallTime", REG_QWORD,
                                                               int((t0.timestamp() + 11644473600) * 10_000_000))
     cv.set("RegisteredOwner", REG_SZ, "Contoso IT" if m.domain else "Administrator")
-    policy = root.key(r"Policies\Microsoft\Windows NT\Terminal Services", _stamp(m, 2))
-    if m.policy_mode is not None:
-        policy.set("LicensingMode", REG_DWORD, m.policy_mode)
-    if m.policy_servers is not None:
-        policy.set("LicenseServers", REG_SZ, ",".join(m.policy_servers))
-    if m.secure_licensing is not None:
-        policy.set("fSecureLicensing", REG_DWORD, m.secure_licensing)
-    policy.set("fDisableTerminalServerTooltip", REG_DWORD, 0)
+    root.key(r"Policies\Microsoft\Windows\WindowsUpdate\AU", t0).set("NoAutoRebootWithLoggedOnUsers", REG_DWORD, 1)
+    if has_policy(m):      # the key exists on a real host only when a policy is set (RDS_LICENSING.md 0a)
+        policy = root.key(r"Policies\Microsoft\Windows NT\Terminal Services", _stamp(m, 2))
+        if m.policy_mode is not None:
+            policy.set("LicensingMode", REG_DWORD, m.policy_mode)
+        if m.policy_servers is not None:
+            policy.set("LicenseServers", REG_SZ, ",".join(m.policy_servers))
+        if m.secure_licensing is not None:
+            policy.set("fSecureLicensing", REG_DWORD, m.secure_licensing)
+        if m.prevent_upgrade is not None:
+            policy.set("fPreventLicenseUpgrade", REG_DWORD, m.prevent_upgrade)
     cache = root.key(r"Microsoft\ServerManager\ServicingStorage\ServerComponentCache", t0)
     for component, role in (("RDS-RD-Server", "session_host"), ("RDS-Licensing", "licensing"),
                             ("RDS-Connection-Broker", "connection_broker")):
@@ -161,3 +174,33 @@ def software_tree(m: Machine) -> RegKey:
     root.key(r"Microsoft\Windows\CurrentVersion\Run", t0).set("SecurityHealth", REG_EXPAND_SZ,
                                                             r"%windir%\system32\SecurityHealthSystray.exe")
     return root
+
+
+# MSRD-Collect's per-key exports of an RDS target (MSRDC-Core.psm1 msrdGetCoreRegKeys; written only
+# when the key exists, Test-Path): (file name part, hive, path below the hive, path as exported).
+# Older releases name them <HOST>_reg_<name>.txt (RDS_LICENSING.md 0a), as the forge does.
+MSRD_KEYS = (
+    ("System-CCS-Control-TerminalServer", "SYSTEM", r"ControlSet001\Control\Terminal Server",
+     r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Control\Terminal Server"),
+    ("System-CCS-Svc-TermService", "SYSTEM", r"ControlSet001\Services\TermService",
+     r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\TermService"),
+    ("System-CCS-Svc-Tcpip", "SYSTEM", r"ControlSet001\Services\Tcpip",
+     r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\Tcpip"),
+    ("System-CCS-Svc-TermServLicensing", "SYSTEM", r"ControlSet001\Services\TermServLicensing",
+     r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\TermServLicensing"),
+    ("System-CCS-Svc-Tssdis", "SYSTEM", r"ControlSet001\Services\Tssdis",
+     r"HKEY_LOCAL_MACHINE\SYSTEM\CurrentControlSet\Services\Tssdis"),
+    ("SW-MS-TermServLicensing", "SOFTWARE", r"Microsoft\TermServLicensing",
+     r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\TermServLicensing"),
+    ("SW-Policies-MS-WinNT-TerminalServices", "SOFTWARE", r"Policies\Microsoft\Windows NT\Terminal Services",
+     r"HKEY_LOCAL_MACHINE\SOFTWARE\Policies\Microsoft\Windows NT\Terminal Services"),
+)
+
+
+def find_key(root: RegKey, path: str) -> Optional[RegKey]:
+    node = root
+    for part in path.split("\\"):
+        node = node.child(part)
+        if node is None:
+            return None
+    return node

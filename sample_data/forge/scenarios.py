@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Optional
 
-from rdsla.sample_data.forge.exports import IssuedLicense, KeyPack, builtin_pack
+from rdsla.sample_data.forge.exports import UNLIMITED, IssuedLicense, KeyPack, builtin_pack
 from rdsla.sample_data.forge.machine import NOT_CONFIGURED, PER_DEVICE, PER_USER, Machine
-from rdsla.sample_data.forge.windows_events import licensing_event, rcm_licensing_event, service_state_event
+from rdsla.sample_data.forge.windows_events import licensing_event, ls_event, rcm_licensing_event, service_state_event
 
 COLLECTED = datetime(2024, 11, 5, 10, 15, 0, tzinfo=timezone.utc)
 DOMAIN = "contoso.local"
@@ -26,8 +26,12 @@ class LicenseServerState:
     activated: bool = True
     packs: list[KeyPack] = field(default_factory=list)
     issued: list[IssuedLicense] = field(default_factory=list)
-    tsls_members: Optional[list[str]] = None       # None: no TSLSMembership.txt in the bundle
+    # members of the domain's Terminal Server License Servers group, as MSRD-Collect lists them in
+    # <HOST>_TSLSMembership.txt on the license server and the session hosts of the domain;
+    # None: not collected
+    tsls_members: Optional[list[str]] = None
     lic_svr_chk: bool = False
+    license_server_csv: bool = True                # Get-CimInstance Win32_TSLicenseServer | Export-Csv (README)
 
 
 @dataclass
@@ -42,12 +46,27 @@ class Scenario:
     symptoms: list[str] = field(default_factory=list)
     zipped: bool = False
     collector: str = "msrd"                        # msrd | tss
-    grace_txt: dict[str, int] = field(default_factory=dict)   # host -> DaysLeft in <HOST>_rdsh_GracePeriod.txt
+    # <HOST>_rdsh_GracePeriod.txt is written for every session host (MSRD-Collect does where the
+    # RDSH role is installed) with the DaysLeft Windows answers (build.grace_days_left); grace_txt
+    # overrides it, no_grace_txt leaves the file out
+    grace_txt: dict[str, int] = field(default_factory=dict)
+    no_grace_txt: list[str] = field(default_factory=list)
     lic_svr_chk_hosts: list[str] = field(default_factory=list)
+    drop: dict[str, list[str]] = field(default_factory=dict)   # host -> file name endings left out of the upload
 
     def expected(self) -> dict:
         return {"root_causes": self.root_causes, "host": self.host, "alt_hosts": self.alt_hosts,
                 "symptoms": self.symptoms, "notes": self.notes}
+
+    def tsls_members_for(self, m: Machine) -> Optional[list[str]]:
+        """The Terminal Server License Servers members of ``m``'s domain, when collected."""
+        if m.domain is None:
+            return None        # "Machine is not part of a domain": MSRD-Collect writes no file
+        for ls in self.machines:
+            state = self.license_servers.get(ls.name)
+            if state is not None and state.tsls_members is not None and ls.domain == m.domain:
+                return state.tsls_members
+        return None
 
 
 def days(n: float) -> timedelta:
@@ -77,14 +96,33 @@ def repeated(m: Machine, legacy_id: int, since: datetime, step: timedelta, param
         m.events.append(rcm_licensing_event(legacy_id, t, m.fqdn, m.build, params))
 
 
-def ls_events(m: Machine, event_id: int, level: int, since: datetime, step: timedelta, params=None) -> None:
-    for t in every(since, COLLECTED, step):
-        m.events.append(licensing_event(event_id, t, m.fqdn, level, params))
+def ls_events(m: Machine, event_id: int, level: int, since: datetime, step: timedelta, params=None,
+              until: datetime = COLLECTED) -> None:
+    for t in every(since, until, step):
+        m.events.append(ls_event(event_id, t, m.fqdn, level, params))
+
+
+def ls_started(m: Machine, when: datetime) -> None:
+    """The licensing service starting at a boot: SCM 7036 in System, LS 0 in Licensing/Operational."""
+    m.events.append(service_state_event(when, m.fqdn, "Remote Desktop Licensing", "running", "TermServLicensing"))
+    m.events.append(ls_event(0, when + timedelta(seconds=2), m.fqdn, 4))
 
 
 def ls_healthy_log(m: Machine) -> None:
     m.events.append(licensing_event(4, m.installed + days(2), m.fqdn, 4, [m.name]))
-    m.events.append(service_state_event(COLLECTED - days(6.5), m.fqdn, "Remote Desktop Licensing", "running", "TermServLicensing"))
+    ls_started(m, COLLECTED - days(6.5))
+
+
+def new_devices(state: LicenseServerState, version: str, count: int, keypack_id: int, first: float = 30,
+                prefix: str = "PC-N") -> None:
+    """Devices that connected for the first time lately: each got a temporary Per Device CAL
+    (90 days) from the temporary pack; a permanent one comes at a later connection
+    (RDS_LICENSING.md 0a)."""
+    for i in range(count):
+        when = COLLECTED - days(first) + timedelta(hours=31 * i)
+        state.issued.append(IssuedLicense(900 + i, keypack_id, f"CONTOSO\\user{200 + i:03d}", f"{prefix}{i:03d}",
+                                          when, when + days(90), 1))
+    state.packs.append(KeyPack(keypack_id, version, "per_device", UNLIMITED, count, keypack_type=4))
 
 
 def machine(name: str, os: str, roles: set[str], installed_days_ago: float = 400, domain: Optional[str] = DOMAIN,
@@ -122,6 +160,7 @@ def no_license_server_grace_expired() -> Scenario:
     rdsh = machine("RDSH01", "2016", {SH}, installed_days_ago=140, deployment_mode=PER_USER,
                    grace_start=COLLECTED - days(140))
     ends = rdsh.grace_start + days(120)
+    rdsh.logons_until = ends
     grace_expiring(rdsh, ends, ends - days(14), COLLECTED)
     repeated(rdsh, 1130, ends - days(14), timedelta(hours=6))
     repeated(rdsh, 1128, ends, timedelta(hours=3))
@@ -129,8 +168,7 @@ def no_license_server_grace_expired() -> Scenario:
     ls_healthy_log(ls)
     state = LicenseServerState(packs=[builtin_pack(), KeyPack(3, "2016", "per_user", 40, 0)], tsls_members=["LS01"])
     return Scenario("no-license-server-grace-expired", "2016 session host never told which license server to use; grace ran out",
-                    [rdsh, ls], {"LS01": state}, ["RDSLIC-001"], "RDSH01", symptoms=["RDSLIC-101", "RDSLIC-103"],
-                    grace_txt={"RDSH01": 0})
+                    [rdsh, ls], {"LS01": state}, ["RDSLIC-001"], "RDSH01", symptoms=["RDSLIC-101", "RDSLIC-103"])
 
 
 def licensing_mode_not_configured() -> Scenario:
@@ -145,7 +183,7 @@ def licensing_mode_not_configured() -> Scenario:
                                issued=_per_device_issued("RDSH01", 3, 3))
     return Scenario("licensing-mode-not-configured", "deployment never set Per User / Per Device; grace ends in 6 days",
                     [rdsh, ls], {"LS01": state}, ["RDSLIC-002"], "RDSH01", symptoms=["RDSLIC-102", "RDSLIC-103"],
-                    zipped=True, collector="tss", grace_txt={"RDSH01": 6})
+                    zipped=True, collector="tss")
 
 
 def gpo_overrides_deployment() -> Scenario:
@@ -154,6 +192,7 @@ def gpo_overrides_deployment() -> Scenario:
                    deployment_servers=[f"LS01.{DOMAIN}"], policy_mode=PER_USER, policy_servers=[f"LS-OLD.{DOMAIN}"],
                    grace_start=COLLECTED - days(150), registry_form="reg")
     ends = rdsh.grace_start + days(120)
+    rdsh.logons_until = ends
     repeated(rdsh, 1131, COLLECTED - days(45), timedelta(hours=4), [f"LS-OLD.{DOMAIN}"])
     repeated(rdsh, 1128, ends, timedelta(hours=6))
     ls = machine("LS01", "2012R2", {LS}, noise=400, registry_form="reg")
@@ -168,6 +207,7 @@ def license_server_unreachable() -> Scenario:
     rdsh = machine("RDSH01", "2022", {SH}, installed_days_ago=200, deployment_mode=PER_DEVICE,
                    deployment_servers=[f"LS01.{DOMAIN}"], certificate=True, grace_start=COLLECTED - days(200),
                    registry_form="query")
+    rdsh.logons_until = COLLECTED - days(3)
     repeated(rdsh, 1131, COLLECTED - days(3), timedelta(hours=1), [f"LS01.{DOMAIN}"])
     repeated(rdsh, 1028, COLLECTED - days(2), timedelta(hours=5), ["PC-0042"])
     repeated(rdsh, 1128, COLLECTED - days(2), timedelta(hours=8))
@@ -184,8 +224,9 @@ def license_server_not_activated() -> Scenario:
     rdsh = machine("RDSH01", "2019", {SH}, installed_days_ago=250, deployment_mode=PER_DEVICE,
                    deployment_servers=[f"LS01.{DOMAIN}"], certificate=True, grace_start=COLLECTED - days(250))
     repeated(rdsh, 1011, COLLECTED - days(4), timedelta(hours=9), ["PC-0007"])
+    rdsh.logons_until = COLLECTED - days(4)
     ls = machine("LS01", "2019", {LS}, installed_days_ago=260, noise=400)
-    ls.events.append(service_state_event(COLLECTED - days(6.5), ls.fqdn, "Remote Desktop Licensing", "running", "TermServLicensing"))
+    ls_started(ls, COLLECTED - days(6.5))
     ls_events(ls, 18, 3, COLLECTED - days(6), timedelta(hours=12), ["LS01"])
     temp = KeyPack(2, "2019", "per_device", 4294967295, 12, keypack_type=4)
     state = LicenseServerState(activated=False, packs=[builtin_pack(1), temp],
@@ -213,6 +254,7 @@ def cal_type_mismatch() -> Scenario:
     rdsh = machine("RDSH01", "2022", {SH}, installed_days_ago=180, deployment_mode=PER_DEVICE,
                    deployment_servers=[f"LS01.{DOMAIN}"], certificate=True, grace_start=COLLECTED - days(180))
     repeated(rdsh, 1004, COLLECTED - days(2), timedelta(hours=3))
+    rdsh.logons_until = COLLECTED - days(2)
     ls = machine("LS01", "2022", {LS}, noise=400)
     ls_healthy_log(ls)
     ls_events(ls, 21, 3, COLLECTED - days(2), timedelta(hours=3), ["LS01", "Windows Server 2022 - Per Device CAL", "RDSH01"])
@@ -224,7 +266,7 @@ def cal_type_mismatch() -> Scenario:
 
 def cals_too_old_for_host() -> Scenario:
     rdsh = machine("RDSH01", "2022", {SH}, installed_days_ago=160, policy_mode=PER_USER, policy_servers=[f"LS01.{DOMAIN}"],
-                   certificate=True, grace_start=COLLECTED - days(160))
+                   certificate=True, grace_start=COLLECTED - days(160), logons_until=COLLECTED - days(10))
     ls = machine("LS01", "2022", {LS}, noise=400)
     ls_healthy_log(ls)
     ls_events(ls, 22, 3, COLLECTED - days(10), timedelta(hours=6), ["LS01", "Windows Server 2022 - Per User CAL"])
@@ -236,6 +278,7 @@ def cals_too_old_for_host() -> Scenario:
 def license_server_too_old() -> Scenario:
     rdsh = machine("RDSH01", "2019", {SH}, installed_days_ago=200, deployment_mode=PER_DEVICE,
                    deployment_servers=[f"LS01.{DOMAIN}"], grace_start=COLLECTED - days(200))
+    rdsh.logons_until = COLLECTED - days(5)
     repeated(rdsh, 1132, COLLECTED - days(5), timedelta(hours=4), [f"LS01.{DOMAIN}"])
     repeated(rdsh, 1128, COLLECTED - days(5), timedelta(hours=12))
     ls = machine("LS01", "2016", {LS}, installed_days_ago=900, noise=400)
@@ -273,6 +316,7 @@ def ls_not_in_tsls_group() -> Scenario:
 def corrupt_rdsh_certificate() -> Scenario:
     rdsh = machine("RDSH01", "2016", {SH}, installed_days_ago=400, deployment_mode=PER_DEVICE,
                    deployment_servers=[f"LS01.{DOMAIN}"], certificate=True, grace_start=COLLECTED - days(400))
+    rdsh.logons_until = COLLECTED - days(2)
     repeated(rdsh, 1133, COLLECTED - days(2), timedelta(hours=2))
     repeated(rdsh, 1004, COLLECTED - days(2), timedelta(hours=3))
     ls = machine("LS01", "2016", {LS}, noise=400)
@@ -291,12 +335,153 @@ def gpo_only_single_server() -> Scenario:
     ls_healthy_log(ls)
     state = LicenseServerState(packs=[builtin_pack(), KeyPack(3, "2022", "per_device", 40, 12)],
                                issued=_per_device_issued("RDSH01", 12, 3), tsls_members=["LS01"])
+    new_devices(state, "2022", 3, 4, first=20)
     return Scenario("gpo-only-single-server", "no broker: Session Host + Licensing configured by Group Policy only, healthy",
                     [rdsh, ls], {"LS01": state}, [], None, zipped=True, collector="tss")
+
+
+# --- healthy uploads built the way collectors build them (issue 17 item 4) ---------------------
+# Each is a working deployment with one trait that a naive reading takes for a fault; each must
+# give no cause of severity error or critical (RDS_LICENSING.md 0a).
+
+def _licensed_rdsh(name: str, os: str, mode: int, **kw) -> Machine:
+    kw.setdefault("deployment_mode", None if "policy_mode" in kw else mode)
+    if "policy_servers" not in kw:
+        kw.setdefault("deployment_servers", [f"LS01.{kw.get('domain', DOMAIN)}" if kw.get("domain", DOMAIN) else "LS01"])
+    days_ago = kw.pop("installed_days_ago", 300)
+    return machine(name, os, {SH}, installed_days_ago=days_ago, certificate=True,
+                   grace_start=COLLECTED - days(days_ago), **kw)
+
+
+def healthy_days_left_zero() -> Scenario:
+    rdsh = _licensed_rdsh("RDSH01", "2022", PER_DEVICE, installed_days_ago=260)
+    ls = machine("LS01", "2022", {LS}, noise=400)
+    ls_healthy_log(ls)
+    state = LicenseServerState(packs=[builtin_pack(), KeyPack(3, "2022", "per_device", 60, 24),
+                                      KeyPack(5, "2008R2", "per_device", 25, 0)],       # ProductVersionID 2
+                               issued=_per_device_issued("RDSH01", 24, 3), tsls_members=["LS01"])
+    new_devices(state, "2022", 2, 4, first=12)
+    return Scenario("healthy-days-left-zero", "licensed 2022 host: GetGracePeriodDays answers 0, as Windows does once "
+                    "a license server is configured (RDS_LICENSING.md 0a)", [rdsh, ls], {"LS01": state}, [], None,
+                    zipped=True)
+
+
+def healthy_per_user_pool_full() -> Scenario:
+    hosts = [_licensed_rdsh(n, "2019", PER_USER) for n in ("RDSH01", "RDSH02")]
+    ls = machine("LS01", "2019", {LS}, noise=400)
+    ls_healthy_log(ls)
+    state = LicenseServerState(packs=[builtin_pack(), KeyPack(3, "2019", "per_user", 50, 50)], tsls_members=["LS01"])
+    return Scenario("healthy-per-user-pool-full", "every Per User CAL is issued: a compliance matter, Per User CALs "
+                    "are not enforced and nobody is refused (RDS_LICENSING.md 0a)", [*hosts, ls], {"LS01": state},
+                    [], None, zipped=True)
+
+
+def healthy_gpo_without_policy_export() -> Scenario:
+    rdsh = _licensed_rdsh("RDSH01", "2019", PER_DEVICE, deployment_mode=NOT_CONFIGURED, policy_mode=PER_DEVICE,
+                          policy_servers=[f"LS01.{DOMAIN}"], registry_form="msrd")
+    ls = machine("LS01", "2019", {LS}, noise=400, registry_form="msrd")
+    ls_healthy_log(ls)
+    state = LicenseServerState(packs=[builtin_pack(), KeyPack(3, "2019", "per_device", 40, 15)],
+                               issued=_per_device_issued("RDSH01", 15, 3), tsls_members=["LS01"],
+                               license_server_csv=False)
+    new_devices(state, "2019", 2, 4, first=9)
+    return Scenario("healthy-gpo-without-policy-export", "Group Policy configures the host; MSRD-Collect's per-key "
+                    "exports came without the policy key's: its values are unknown, not absent",
+                    [rdsh, ls], {"LS01": state}, [], None,
+                    drop={"RDSH01": ["_reg_SW-Policies-MS-WinNT-TerminalServices.txt"]})
+
+
+def healthy_system_hive_only() -> Scenario:
+    rdsh = _licensed_rdsh("RDSH01", "2019", PER_USER, registry_form="system-hive")
+    ls = machine("LS01", "2019", {LS}, noise=400)
+    ls_healthy_log(ls)
+    state = LicenseServerState(packs=[builtin_pack(), KeyPack(3, "2019", "per_user", 60, 22)], tsls_members=["LS01"])
+    return Scenario("healthy-system-hive-only", "the session host's SYSTEM hive without SOFTWARE: no policy, OS or "
+                    "role record from the registry", [rdsh, ls], {"LS01": state}, [], None, zipped=True)
+
+
+def healthy_ls_patch_reboot_history() -> Scenario:
+    rdsh = _licensed_rdsh("RDSH01", "2019", PER_DEVICE)
+    reboot = COLLECTED - days(40) + timedelta(hours=2)
+    for t in every(reboot, reboot + timedelta(minutes=50), timedelta(minutes=10)):
+        rdsh.events.append(rcm_licensing_event(1131, t, rdsh.fqdn, rdsh.build, [f"LS01.{DOMAIN}"]))
+    rdsh.events.append(rcm_licensing_event(1028, reboot + timedelta(minutes=12), rdsh.fqdn, rdsh.build, ["PC-0003"]))
+    ls = machine("LS01", "2019", {LS}, noise=400)
+    ls_healthy_log(ls)
+    ls.events.append(service_state_event(reboot - timedelta(minutes=1), ls.fqdn, "Remote Desktop Licensing", "stopped",
+                                         "TermServLicensing"))
+    ls_started(ls, reboot + timedelta(minutes=55))
+    state = LicenseServerState(packs=[builtin_pack(), KeyPack(3, "2019", "per_device", 50, 20)],
+                               issued=_per_device_issued("RDSH01", 20, 3, days_ago=60), tsls_members=["LS01"])
+    new_devices(state, "2019", 3, 4, first=25)
+    return Scenario("healthy-ls-patch-reboot-history", "the license server's patch reboot 40 days ago left 1131s; "
+                    "clean since, CALs issued and users logged on", [rdsh, ls], {"LS01": state}, [], None)
+
+
+def healthy_child_domain() -> Scenario:
+    child = "emea." + DOMAIN
+    rdsh = _licensed_rdsh("RDSH01", "2019", PER_USER, domain=child, deployment_servers=[f"LS01.{DOMAIN}"])
+    ls = machine("LS01", "2019", {LS}, noise=400)
+    ls_healthy_log(ls)
+    state = LicenseServerState(packs=[builtin_pack(), KeyPack(3, "2019", "per_user", 80, 31)], tsls_members=["LS01"])
+    return Scenario("healthy-child-domain", "session host in the child domain emea.contoso.local, license server in "
+                    "the forest root contoso.local: one forest, no trust problem", [rdsh, ls], {"LS01": state}, [],
+                    None, zipped=True)
+
+
+def healthy_expired_temporary_cals() -> Scenario:
+    rdsh = _licensed_rdsh("RDSH01", "2016", PER_DEVICE, installed_days_ago=500)
+    ls = machine("LS01", "2016", {LS}, noise=400)
+    ls_healthy_log(ls)
+    state = LicenseServerState(packs=[builtin_pack(), KeyPack(3, "2016", "per_device", 40, 18)],
+                               issued=_per_device_issued("RDSH01", 18, 3, days_ago=70))
+    new_devices(state, "2016", 4, 4, first=130, prefix="VISITOR-")     # seen once, 130-126 days ago: expired
+    return Scenario("healthy-expired-temporary-cals", "expired temporary CALs of visitors' devices that connected once "
+                    "and never came back: normal (RDS_LICENSING.md 0a)", [rdsh, ls], {"LS01": state}, [], None)
+
+
+def healthy_gpo_over_stale_deployment() -> Scenario:
+    rdsh = _licensed_rdsh("RDSH01", "2016", PER_USER, policy_mode=PER_USER, policy_servers=[f"LS01.{DOMAIN}"],
+                          deployment_mode=PER_DEVICE, deployment_servers=[f"LS-OLD.{DOMAIN}"], registry_form="reg")
+    ls = machine("LS01", "2016", {LS}, noise=400, registry_form="reg")
+    ls_healthy_log(ls)
+    state = LicenseServerState(packs=[builtin_pack(), KeyPack(3, "2016", "per_user", 75, 40)], tsls_members=["LS01"])
+    return Scenario("healthy-gpo-over-stale-deployment", "a working GPO names LS01 Per User; the deployment still "
+                    "holds the old LS-OLD Per Device: overridden, harmless", [rdsh, ls], {"LS01": state}, [], None,
+                    zipped=True)
+
+
+def healthy_gpo_on_file_server() -> Scenario:
+    gpo = dict(policy_mode=PER_USER, policy_servers=[f"LS01.{DOMAIN}"])
+    rdsh = _licensed_rdsh("RDSH01", "2019", PER_USER, **gpo)
+    fs = machine("FS01", "2019", set(), noise=300, registry_form="msrd", **gpo)
+    ls = machine("LS01", "2019", {LS}, noise=400)
+    ls_healthy_log(ls)
+    state = LicenseServerState(packs=[builtin_pack(), KeyPack(3, "2019", "per_user", 40, 17)], tsls_members=["LS01"])
+    return Scenario("healthy-gpo-on-file-server", "the domain-wide licensing GPO also reaches file server FS01, which "
+                    "has no RD Session Host role", [rdsh, fs, ls], {"LS01": state}, [], None, zipped=True)
+
+
+def healthy_4105_member() -> Scenario:
+    rdsh = _licensed_rdsh("RDSH01", "2022", PER_USER)
+    ls = machine("LS01", "2022", {LS}, noise=400)
+    ls_healthy_log(ls)
+    for i, user in enumerate(("adm-alice", "adm-bob", "svc-print")):       # protected accounts (adminSDHolder)
+        ls.events.append(licensing_event(4105, COLLECTED - days(5) + timedelta(hours=9 * i), ls.fqdn, 3,
+                                         [f"CONTOSO\\{user}", DOMAIN]))
+    state = LicenseServerState(packs=[builtin_pack(), KeyPack(3, "2022", "per_user", 100, 44)], tsls_members=["LS01"])
+    return Scenario("healthy-4105-member", "4105 for three protected accounts on a license server that the "
+                    "membership export shows in Terminal Server License Servers: a reporting gap, logons succeed",
+                    [rdsh, ls], {"LS01": state}, [], None, zipped=True)
 
 
 SCENARIOS: list[Callable[[], Scenario]] = [
     healthy_per_user_domain, no_license_server_grace_expired, licensing_mode_not_configured, gpo_overrides_deployment,
     license_server_unreachable, license_server_not_activated, cals_exhausted, cal_type_mismatch, cals_too_old_for_host,
     license_server_too_old, per_user_in_workgroup, ls_not_in_tsls_group, corrupt_rdsh_certificate, gpo_only_single_server,
+]
+HEALTHY_TRAPS: list[Callable[[], Scenario]] = [
+    healthy_days_left_zero, healthy_per_user_pool_full, healthy_gpo_without_policy_export, healthy_system_hive_only,
+    healthy_ls_patch_reboot_history, healthy_child_domain, healthy_expired_temporary_cals,
+    healthy_gpo_over_stale_deployment, healthy_gpo_on_file_server, healthy_4105_member,
 ]

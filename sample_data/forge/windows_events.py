@@ -64,6 +64,56 @@ def licensing_event(event_id: int, when: datetime, computer: str, level: int, pa
                        data=list(params or []))
 
 
+LSM = "Microsoft-Windows-TerminalServices-LocalSessionManager"
+LSM_GUID = "{5D896912-022D-40AA-A3A8-4FA5515C76D7}"
+LSM_OPERATIONAL = LSM + "/Operational"
+RCM_OPERATIONAL = RCM + "/Operational"
+LIC_OPERATIONAL = LIC + "/Operational"
+# Where the license server writes each of its events: event 20 goes to TerminalServices-Licensing/
+# Operational (RDS_LICENSING.md 0a); the others of section 1.3 to System (the examples of [S3], [S25]),
+# the service's own start (0) to Operational.
+LS_OPERATIONAL_IDS = (0, 20)
+
+
+def ls_event(event_id: int, when: datetime, computer: str, level: int, params: list[str] | None = None) -> EventRecord:
+    """A license-server event in the channel Windows writes it to."""
+    return licensing_event(event_id, when, computer, level, params,
+                           channel=LIC_OPERATIONAL if event_id in LS_OPERATIONAL_IDS else "System")
+
+
+def session_logon(when: datetime, computer: str, user: str, session: int, address: str) -> list[EventRecord]:
+    """A Remote Desktop connection that got in: RCM 1149 "User authentication succeeded" (RCM/
+    Operational), LSM 21 "Session logon succeeded" and, later, LSM 23 "Session logoff succeeded"
+    (LocalSessionManager/Operational). User data as the manifests name it (EventXML, Event_NS)."""
+    domain, _, name = user.rpartition("\\")
+    return [
+        EventRecord(provider=RCM, provider_guid=RCM_GUID, event_id=1149, time=when, channel=RCM_OPERATIONAL,
+                    computer=computer, level=4, keywords=0x1000000000000000, process_id=1204, thread_id=3310,
+                    user_sid=NETWORK_SERVICE,
+                    user_data=("EventXML", "Event_NS", {"Param1": name, "Param2": domain, "Param3": address})),
+        EventRecord(provider=LSM, provider_guid=LSM_GUID, event_id=21, time=when + timedelta(seconds=4),
+                    channel=LSM_OPERATIONAL, computer=computer, level=4, keywords=0x1000000000000000,
+                    process_id=988, thread_id=4420, user_sid=SYSTEM_SID,
+                    user_data=("EventXML", "Event_NS", {"User": user, "SessionID": str(session), "Address": address})),
+        EventRecord(provider=LSM, provider_guid=LSM_GUID, event_id=23, time=when + timedelta(hours=3, minutes=session),
+                    channel=LSM_OPERATIONAL, computer=computer, level=4, keywords=0x1000000000000000,
+                    process_id=988, thread_id=4420, user_sid=SYSTEM_SID,
+                    user_data=("EventXML", "Event_NS", {"User": user, "SessionID": str(session)})),
+    ]
+
+
+def boot_events(when: datetime, computer: str, nt_version: str, build: int) -> list[EventRecord]:
+    """What every boot leaves in System: EventLog 6009 (OS version and build) and 6005."""
+    return [
+        EventRecord(provider="EventLog", event_source_name="EventLog", event_id=6009, qualifiers=32768, time=when,
+                    channel="System", computer=computer, level=4, keywords=0x80000000000000,
+                    data=[f"{nt_version}.", str(build), "", "Multiprocessor Free", "0"]),
+        EventRecord(provider="EventLog", event_source_name="EventLog", event_id=6005, qualifiers=32768,
+                    time=when + timedelta(seconds=1), channel="System", computer=computer, level=4,
+                    keywords=0x80000000000000, data=[]),
+    ]
+
+
 def service_state_event(when: datetime, computer: str, display_name: str, state: str, service: str) -> EventRecord:
     """SCM 7036 "The %1 service entered the %2 state." (binary data carries the service name)."""
     return EventRecord(provider=SCM, provider_guid=SCM_GUID, event_source_name=SCM, event_id=7036,
