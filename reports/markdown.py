@@ -106,6 +106,10 @@ def render(analysis: Analysis) -> str:
 
 def _evidence(group: dict, row: dict) -> str:
     if group["kind"] == "events":
+        if row.get("count", 1) > 1:        # a group of repeated events (reports.view_event_groups)
+            server = f", naming {md(row['server'])}" if row.get("server") else ""
+            return (f"event {code(row['event_id'])} x{row['count']} {md(row['channel'])}, first {md(row['first'])}, "
+                    f"last {md(row['last'])}{server}, in {md(row['source'])}: {md(row['message'])}")
         return (f"event {code(row['event_id'])} {md(row['channel'])} at {md(row['time'])}, record "
                 f"{md(row['record_id'])} in {md(row['source'])}: {md(row['message'])}")
     if group["kind"] == "registry":

@@ -128,10 +128,19 @@ def layout(analysis: Analysis) -> dict:
     height = TOP + len(bands) * band_h + 26
     ticks = [{"x": x(t0 + k * span // 5), "label": _label(t0 + k * span // 5, span),
               "anchor": "start" if k == 0 else "end" if k == 5 else "middle"} for k in range(6)]
+    # current evidence (the window before the collection time) vs history (DESIGN.md "Time")
+    days = float(getattr(analysis, "window_days", None) or 7)
+    since = as_of - int(days * 86400 * 10**9)
+    n_current = int(((t >= since) & (t <= as_of)).sum())
+    current = {"x": x(max(since, t0)), "width": round(max(x(min(as_of, t1)) - x(max(since, t0)), 0.0), 1),
+               "y": TOP - 6, "height": len(bands) * band_h + 6, "days": f"{days:g}",
+               "events": n_current, "history": int(len(t) - n_current), "starts": _label(since, 0),
+               "label_x": x(max(since, t0)) + 3}
+    current["narrow"] = current["width"] < 70
     return {
         "empty": False, "width": WIDTH, "height": height, "label_w": LABEL_W, "x0": PLOT_X0, "x1": PLOT_X1,
         "axis_y": height - 20, "tick_y": height - 6, "bands": bands, "cells": cells, "ticks": ticks,
-        "as_of": {"x": x(as_of), "label": f"collected {_label(as_of, 0)}"},
+        "as_of": {"x": x(as_of), "label": f"collected {_label(as_of, 0)}"}, "current": current,
         "hosts_left_out": max(0, len(names) - len(hosts)), "events": int(keep.sum()),
         "start": _label(t0, 0), "end": _label(t1, 0),
     }

@@ -43,5 +43,5 @@ def build(analysis: Analysis, event_cap: int = EVENT_ROW_CAP) -> dict:
         "artifacts": artifacts,
         "records_lost": sum(a["records_lost"] for a in artifacts),
         "not_checked": [f for f in findings if f["state"] == "not_checked"],
-        "events": events_view(analysis.frames["events"], cited_events(analysis, index), event_cap),
+        "events": events_view(analysis.frames["events"], cited_events(analysis, index), event_cap, index.groups()),
     }

@@ -42,31 +42,18 @@ def select_events(events: pd.DataFrame, cited: set[tuple], cap: int = EVENT_ROW_
     return picked.sort_values("time", ascending=False, kind="stable", na_position="last")
 
 
-def events_view(events: pd.DataFrame, cited: set[tuple], cap: int = EVENT_ROW_CAP) -> dict:
-    picked = select_events(events, cited, cap)
-    rows = []
-    cols = {c: picked[c].tolist() for c in ("host", "channel", "provider", "source_name", "event_id", "level",
-                                            "record_id", "message", "data", "source")}
-    times = picked["time"].dt.strftime("%Y-%m-%d %H:%M:%SZ").fillna("").tolist()
-    for i in range(len(picked)):
-        level = number(cols["level"][i])
-        message = text(cols["message"][i])
-        data = cols["data"][i]
-        data_text = text(data) if isinstance(data, dict) else text(data) if not is_missing(data) else ""
-        rid = number(cols["record_id"][i])
-        rows.append({
-            "time": times[i],
-            "host": text(cols["host"][i]), "channel": text(cols["channel"][i]),
-            "provider": text(cols["provider"][i]) or text(cols["source_name"][i]),
-            "event_id": text(number(cols["event_id"][i])), "level": LEVELS.get(level, "info"),
-            "level_key": str(level if level is not None else 4),
-            "message": message if message else data_text[:500],
-            "data": data_text[:500] if message else "",
-            "record_id": text(rid), "source": text(cols["source"][i]),
-            "cited": (text(cols["source"][i]), rid) in cited,
-        })
+def events_view(events: pd.DataFrame, cited: set[tuple], cap: int = EVENT_ROW_CAP, groups=None) -> dict:
+    """The events section: one row per group of repeated events (``reports.view_event_groups``:
+    host, id, message template, named server; count, first and last time, a sample message, the
+    raw records under it), the ``cap`` most relevant groups (any cited record first, then the
+    most severe, then the newest)."""
+    from rdsla.reports.view_event_groups import EventGroups, section_rows
+    groups = groups if groups is not None else EventGroups(events, cited)
+    rows, left_out = section_rows(groups, cap)
     total = len(events)
-    return {"rows": rows, "total": total, "shown": len(rows), "omitted": total - len(rows), "cap": cap}
+    shown = sum(r["count"] for r in rows)
+    return {"rows": rows, "total": total, "shown": shown, "omitted": total - shown, "cap": cap,
+            "groups": len(groups), "groups_shown": len(rows), "groups_omitted": left_out}
 
 
 def cited_events(analysis: Analysis, index: EventIndex) -> set[tuple]:

@@ -47,6 +47,9 @@ class EventIndex:
     COLUMNS = ("time", "channel", "event_id", "level", "message", "data", "record_id", "source")
 
     def __init__(self, events: pd.DataFrame, evidence: Iterable[Evidence]):
+        evidence = list(evidence)
+        self._events, self._groups = events, None
+        self._cited = {(text(e.source), number(e.locator.get("record_id"))) for e in evidence if e.frame == "events"}
         wanted = {number(e.locator.get("record_id")) for e in evidence if e.frame == "events"}
         wanted.discard(None)
         self.rows: dict[tuple, dict] = {}
@@ -63,6 +66,13 @@ class EventIndex:
     def get(self, ev: Evidence) -> dict:
         rid = number(ev.locator.get("record_id"))
         return self.rows.get((ev.source, rid)) or self.rows.get((None, rid)) or {}
+
+    def groups(self):
+        """The events frame grouped (``reports.view_event_groups``), built once per report."""
+        if self._groups is None:
+            from rdsla.reports.view_event_groups import EventGroups
+            self._groups = EventGroups(self._events, self._cited)
+        return self._groups
 
 
 def event_evidence_row(ev: Evidence, index: EventIndex) -> dict:
@@ -105,12 +115,15 @@ def evidence_groups(finding: Finding, analysis: Analysis, index: EventIndex) -> 
     host = analysis.host(finding.host) if finding.host else None
     events, registry, other = [], [], OrderedDict()
     cap = EVIDENCE_ROW_CAP
-    n_events = n_registry = 0
+    n_registry = 0
+    event_evidence = [ev for ev in finding.evidence if ev.frame == "events"]
+    if event_evidence:       # one row per host, id, template and named server (view_event_groups)
+        from rdsla.reports.view_event_groups import evidence_rows
+        events = evidence_rows(event_evidence, index, lambda ev: event_evidence_row(ev, index))
+    n_events = len(events)
     for ev in finding.evidence:
         if ev.frame == "events":
-            n_events += 1
-            if n_events <= cap:
-                events.append(event_evidence_row(ev, index))
+            continue
         elif ev.frame == "registry":
             n_registry += 1
             if n_registry <= cap:
@@ -119,7 +132,7 @@ def evidence_groups(finding: Finding, analysis: Analysis, index: EventIndex) -> 
             other.setdefault(ev.frame, []).append(ev)
     groups = []
     if events:
-        groups.append(_group("events", "Events", events, n_events))
+        groups.append(_group("events", "Events", events[:cap], n_events))
     if registry:
         groups.append(_group("registry", "Registry values", registry, n_registry))
     for frame, evs in other.items():

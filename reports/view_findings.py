@@ -86,6 +86,10 @@ def ticket_text(analysis: Analysis, verdict: dict, findings: list[dict]) -> str:
 def evidence_line(kind: str, row: dict, columns: Optional[list] = None) -> str:
     """One evidence row as one line of plain text."""
     if kind == "events":
+        if row.get("count", 1) > 1:        # a group of repeated events (reports.view_event_groups)
+            server = f", naming {row['server']}" if row.get("server") else ""
+            return (f"event {row['event_id']} x{row['count']} {row['channel']}, first {row['first']}, last {row['last']}"
+                    f"{server} ({row['source']}): {row['message']}")
         return (f"event {row['event_id']} {row['channel']} {row['time']} (record {row['record_id']}, "
                 f"{row['source']}): {row['message']}")
     if kind == "registry":

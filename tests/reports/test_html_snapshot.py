@@ -86,7 +86,7 @@ def test_single_host_structure(single):
         "hosts": [("RDSH01", "RD Session Host")],
         "keypack_rows": 0,
         "timeline_bands": 1,
-        "event_rows": 14,
+        "event_rows": 3,                # 14 events: repeated ones are one row (view_event_groups)
         "artifacts": [("notes/readme.txt", "skipped"), ("RDSH01/RemoteConnectionManager-Admin.evtx", "ok"),
                       ("RDSH01/SYSTEM", "ok")],
         "not_checked": ["RDSLIC-005"],
@@ -127,7 +127,7 @@ def test_multi_host_structure(multi):
         "hosts": [("RDSH01", "RD Session Host"), ("RDSH02", "RD Session Host"), ("LS01", "RD Licensing")],
         "keypack_rows": 3,
         "timeline_bands": 3,
-        "event_rows": 13,
+        "event_rows": 5,                # 13 events
         "artifacts": [("../evil.evtx", "refused"), ("RDSH02/RCM-Admin.evtx", "partial"),
                       ("LS01/System.evtx", "ok"), ("LS01/issued.html", "ok"), ("LS01/keypacks.html", "ok"),
                       ("RDSH01/RCM-Admin.evtx", "ok"), ("RDSH01/SOFTWARE", "ok"), ("RDSH01/SYSTEM", "ok")],
@@ -184,20 +184,24 @@ def test_csp_pins_the_exact_inline_style_and_script(multi):
 
 
 def test_events_table_is_capped_and_says_so():
+    """Repeated events are one row each (host, id, template, named server); the rows are capped,
+    cited groups first, and the note says what was left out."""
+    from rdsla.reports.html import render_view
+    from rdsla.reports.view import build
     analysis = big_analysis(n_events=EVENT_ROW_CAP + 1500, n_hosts=3, n_findings=6)
     doc = lhtml.document_fromstring(render(analysis))
     rows = doc.xpath("//table[@id='events-table']/tbody/tr")
-    assert len(rows) == EVENT_ROW_CAP
+    assert len(rows) == 3 * 6                                   # 3 hosts x 6 event ids, one server
+    assert sum(int(r.xpath("string(td[5])")) for r in rows) == EVENT_ROW_CAP + 1500
+    # capped at 10 rows: the note says so; every shown row holds a cited event; errors first
+    view = build(analysis, event_cap=10)
+    assert view["events"]["groups_shown"] == 10 and view["events"]["groups_omitted"] == 8
+    doc = lhtml.document_fromstring(render_view(view))
+    rows = doc.xpath("//table[@id='events-table']/tbody/tr")
+    assert len(rows) == 10
     note = " ".join(doc.get_element_by_id("events").xpath("string(p)").split())
-    assert f"Showing the {EVENT_ROW_CAP} most relevant of {EVENT_ROW_CAP + 1500} events" in note
-    assert "1500 left out" in note
-    # Every cited event is kept even when capped; errors come before information.
-    frame = analysis.frames["events"]
-    present = set(zip(frame["source"], frame["record_id"].astype(int)))
-    cited = {(ev.source, int(ev.locator["record_id"])) for f in analysis.findings for ev in f.evidence
-             if ev.frame == "events"} & present
-    assert len(cited) > 100
-    shown = {(r.xpath("string(td[8])"), int(r.xpath("string(td[7])"))) for r in rows}
-    assert cited <= shown
+    assert f"{EVENT_ROW_CAP + 1500} event(s) in 18 row(s)" in note
+    assert "Showing the 10 most relevant rows" in note and "8 row(s) with" in note
+    assert all("cited" in r.get("class") for r in rows)
     levels = [r.get("data-level") for r in rows]
     assert levels.count("info") < levels.count("error") + levels.count("warning")
