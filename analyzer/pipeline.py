@@ -5,6 +5,7 @@ the frames (inventory, export); ``analyze`` runs everything.
 """
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import threading
@@ -21,7 +22,7 @@ from rdsla.analyzer import processes
 from rdsla.analyzer.bundle import Intake, open_bundle
 from rdsla.core.facts import COLLECTED_AT
 from rdsla.core.needs import Needs, union
-from rdsla.core.frames import concat_frames, empty_frame, make_frame
+from rdsla.core.frames import SCHEMAS, concat_frames, empty_frame, make_frame
 from rdsla.core.hostnames import HostResolver, canonical
 from rdsla.core.model import Analysis
 from rdsla.parsers import parser_for
@@ -121,35 +122,66 @@ def _parse_all(sources: list[Source], options: ParseOptions, jobs: Optional[int]
             progress(counter[0], len(sources), sources[i].display)
 
     isolated = [i for i, s in enumerate(sources) if _isolated(s.kind, options)] if jobs != 0 else []
+
+    def in_this_process() -> None:
+        for i, s in enumerate(sources):
+            if results[i] is None and i not in isolated:
+                finished(i, parse_source(s, options))
+
     if isolated:
         workers = min(jobs or os.cpu_count() or 1, len(isolated))
         order = sorted(isolated, key=lambda i: -sources[i].size)        # largest first
-        _parse_isolated(sources, order, options, workers, finished)
-    for i, s in enumerate(sources):
-        if results[i] is None:
-            finished(i, parse_source(s, options))
+        # the text artifacts are parsed here while the workers decode the binary ones
+        _parse_isolated(sources, order, options, workers, finished, in_this_process)
+    in_this_process()
     return [r for r in results if r is not None]
 
 
+def _parser_modules(kinds: set[str]) -> list[str]:
+    """The modules of the parse functions of these kinds (parsers.FORMATS' parse entries)."""
+    from rdsla.parsers import registered_formats
+    return sorted({fmt.parse.split(":")[0] for fmt in registered_formats()
+                   if fmt.parse and set(fmt.kinds) & kinds})
+
+
+def _pool_context(kinds: set[str]):
+    """The workers' multiprocessing context, with the parsers they will run loaded once: here
+    before forking (the workers inherit them), or in the fork server."""
+    modules = _parser_modules(kinds)
+    ctx = processes.context(preload=modules)
+    if ctx.get_start_method() == "fork":
+        for name in modules:
+            importlib.import_module(name)
+    return ctx
+
+
 def _parse_isolated(sources: list[Source], order: list[int], options: ParseOptions, workers: int,
-                    finished: Callable[[int, ParseResult], None]) -> None:
-    """Run ``parse_source`` for ``order`` in worker processes. A task running longer than the
-    artifact limit is a failed result; its pool is killed and the rest resubmitted."""
+                    finished: Callable[[int, ParseResult], None],
+                    meanwhile: Optional[Callable[[], None]] = None) -> None:
+    """Run ``parse_source`` for ``order`` in worker processes, started once for all of them;
+    ``meanwhile`` runs here once they are submitted. A task running longer than the artifact
+    limit is a failed result; its pool is killed and the rest resubmitted."""
     limit = options.limits.artifact_seconds or None
     pending = list(order)
     completed: set[int] = set()
+    context = _pool_context({sources[i].kind for i in order})
 
     def report(i: int, result: ParseResult) -> None:
         completed.add(i)
         finished(i, result)
 
     while pending:
-        pool = ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=processes.context())
+        pool = ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=context)
         futures = {pool.submit(parse_source, sources[i], options): i for i in pending}
         started: dict = {}
         overdue = None
+        remaining = set(futures)
+        submitted = time.monotonic()
         try:
-            remaining = set(futures)
+            if meanwhile is not None:
+                meanwhile()
+                meanwhile = None
+            first = True
             while remaining:
                 done, remaining = wait(remaining, timeout=0.5, return_when=FIRST_COMPLETED)
                 for fut in done:
@@ -160,10 +192,11 @@ def _parse_isolated(sources: list[Source], order: list[int], options: ParseOptio
                         report(i, ParseResult.failed(f"{sources[i].display}: worker failed: {exc}"))
                 now = time.monotonic()
                 for fut in remaining:
-                    if fut.running():
-                        started.setdefault(fut, now)
+                    if fut.running():     # running at the first look: counted from the submit
+                        started.setdefault(fut, submitted if first else now)
                         if limit and now - started[fut] > limit:
                             overdue = futures[fut]
+                first = False
                 if overdue is not None:
                     break
         finally:
@@ -207,17 +240,18 @@ def _assemble(intake: Intake, results: list[ParseResult]) -> Ingested:
         for name, frame in result.frames.items():
             if frame is None or not len(frame):
                 continue
-            frame = frame.copy()
-            frame["source"] = source.display
+            frame = frame.copy(deep=False)      # the parser's frame, no copy of its data
+            frame["source"] = pd.array([source.display] * len(frame), dtype="string")
             if name == "events":
-                frame["host"] = _canonical_or(frame.get("computer"), host)
+                names = _canonical_or(frame.get("computer"), host)
+                frame["host"] = pd.array(names if isinstance(names, list) else [names] * len(frame), dtype="string")
             elif name == "registry":
-                frame["host"] = host
+                frame["host"] = pd.array([host] * len(frame), dtype="string")
             elif name in ("keypacks", "issued"):
                 frame["license_server"] = _canonical_or(frame.get("license_server"), host)
                 for value in set(frame["license_server"]) - {None}:
                     resolver.add(value)
-            parts[name].append(make_frame(name, frame))
+            parts[name].append(_conform(name, frame))
         for fact in result.facts:
             fact = dict(fact)
             fact.setdefault("source", source.display)
@@ -235,6 +269,15 @@ def _assemble(intake: Intake, results: list[ParseResult]) -> Ingested:
     frames["issued"] = join_issued_to_keypacks(frames["issued"], frames["keypacks"])
     frames["artifacts"] = make_frame("artifacts", ledger_rows) if ledger_rows else empty_frame("artifacts")
     return Ingested(intake=intake, frames=frames, facts=facts, event_stats=stats, hosts=resolver.aliases)
+
+
+def _conform(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame in its schema: as it is when every column already has the schema's dtype
+    (the EVTX and registry parsers build theirs from the schema), else through make_frame."""
+    schema = SCHEMAS[name]
+    if all(col in frame.columns and str(frame[col].dtype) == dtype for col, dtype in schema.items()):
+        return frame[list(schema)].reset_index(drop=True)
+    return make_frame(name, frame)
 
 
 def _canonical_or(names: Optional[pd.Series], default: Optional[str]) -> list:

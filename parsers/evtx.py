@@ -17,7 +17,14 @@ from rdsla.core.facts import COLLECTED_AT, EVENT_LOG
 from rdsla.parsers.base import ParseOptions, ParseResult, Source
 from rdsla.parsers.evtx_messages import load_messages
 from rdsla.parsers.evtx_rows import RowSink
+from rdsla.parsers.evtx_rust import RustDecoder
+from rdsla.parsers.evtx_skim import skim
 from rdsla.parsers.evtx_sniff import CHUNK_MAGIC, CHUNK_SIZE, HEAD_NEEDED, HEADER_SIZE, sniff
+
+try:        # loaded with this module, so a pool's forked workers inherit it (analyzer.pipeline)
+    import evtx as _rust  # noqa: F401
+except ImportError:
+    _rust = None
 
 
 def parse(source: Source, options: ParseOptions) -> ParseResult:
@@ -40,7 +47,6 @@ def parse(source: Source, options: ParseOptions) -> ParseResult:
         except Exception:           # noqa: BLE001 - each decoder below reports it as before
             data = None
     if options.skim and not options.all_events:
-        from rdsla.parsers.evtx_skim import skim
         skimmed = skim(source, options, data)     # a log no declared event can be in (issue 20)
         if skimmed is not None:
             sink = skimmed.sink
@@ -117,11 +123,11 @@ def _newest(text):
 
 def _run_rust(source: Source, options: ParseOptions, data: Optional[bytes] = None):
     import evtx  # ImportError -> python-evtx
-    from rdsla.parsers.evtx_rust import RustDecoder
     sink = RowSink(options.all_events, options.events)
     target = source.local_path or io.BytesIO(data if data is not None else source.read_bytes())
     decoder = RustDecoder(sink)
-    decoder.run(evtx.PyEvtxParser(target))
+    # one decoding thread: analyze runs one worker process per core, batch one bundle per core
+    decoder.run(evtx.PyEvtxParser(target, number_of_threads=1))
     return sink, decoder.errors
 
 
