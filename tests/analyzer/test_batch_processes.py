@@ -39,6 +39,7 @@ except ImportError:          # /proc is enough on Linux
 REPO = Path(__file__).resolve().parents[2]
 BUNDLES = REPO / "sample_data" / "bundles"
 TAG = "RDSLA_PROCESS_TEST_TAG"           # marks every process a batch parent starts (inherited)
+MAX_BUNDLES = 14        # the 2-minute budget of both tests on 2 cores: an even spread if there are more
 HAVE_PROC_TABLE = psutil is not None or Path("/proc/self/stat").exists()
 
 pytestmark = [
@@ -206,14 +207,29 @@ def markers(out: Path) -> dict[str, Path]:
     return found
 
 
+def copy_samples(dest: Path) -> Path:
+    """The sample bundles (at most MAX_BUNDLES, evenly spread by name) copied into ``dest``."""
+    every = sorted(p for p in BUNDLES.iterdir() if not p.name.startswith("."))
+    step = max(1, -(-len(every) // MAX_BUNDLES))
+    dest.mkdir(parents=True)
+    for b in every[::step]:
+        (shutil.copytree if b.is_dir() else shutil.copy2)(b, dest / b.name)
+    return dest
+
+
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory):
+def samples(tmp_path_factory) -> Path:
+    return copy_samples(tmp_path_factory.mktemp("samples") / "bundles")
+
+
+@pytest.fixture(scope="module")
+def reference(samples, tmp_path_factory):
     """``--jobs 1`` over the sample bundles: the rows everything else is compared with."""
     out = tmp_path_factory.mktemp("reference") / "out"
-    proc = run_batch(str(BUNDLES), "-o", str(out), "--jobs", "1", "--quiet")
+    proc = run_batch(str(samples), "-o", str(out), "--jobs", "1", "--quiet")
     assert proc.returncode in (0, 1), proc.stderr[-3000:]
     rows = one_row_each(out)
-    assert len(rows) == len(list(BUNDLES.iterdir())) and all(r["status"] == "ok" for r in rows.values())
+    assert len(rows) == len(list(samples.iterdir())) and all(r["status"] == "ok" for r in rows.values())
     return proc.returncode, rows, out
 
 
@@ -254,7 +270,7 @@ def dask_processes(tmp_path_factory):
     assert not left, f"processes of the test still running after terminate and kill: {left}"
 
 
-def test_dask_scheduler_and_worker_processes(tmp_path, dask_processes, reference):
+def test_dask_scheduler_and_worker_processes(tmp_path, dask_processes, samples, reference):
     from distributed import Client
 
     address, nannies = dask_processes
@@ -269,24 +285,26 @@ def test_dask_scheduler_and_worker_processes(tmp_path, dask_processes, reference
     try:
         with Client(address, timeout=30) as client:
             client.wait_for_workers(2, timeout=30)
-            _same_rows_then_a_worker_killed(client, address, nannies, started, tmp_path, reference, executing)
+            _same_rows_then_a_worker_killed(client, address, nannies, started, tmp_path, samples, reference,
+                                            executing)
     finally:
         started.stop()
 
 
-def _same_rows_then_a_worker_killed(client, address, nannies, started, tmp_path, reference, executing) -> None:
+def _same_rows_then_a_worker_killed(client, address, nannies, started, tmp_path, samples, reference,
+                                    executing) -> None:
     ref_code, ref_rows, ref_out = reference
 
     # same rows, same exit code, same files as --jobs 1
     out = tmp_path / "dask"
-    proc = run_batch(str(BUNDLES), "-o", str(out), "--scheduler", address, "--quiet")
+    proc = run_batch(str(samples), "-o", str(out), "--scheduler", address, "--quiet")
     assert proc.returncode == ref_code, proc.stderr[-3000:]
     assert one_row_each(out) == ref_rows
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in ref_out.iterdir())
 
     # SIGKILL one worker process while it runs a bundle
     out = tmp_path / "killed"
-    batch = started.start(rdsla("batch", str(BUNDLES), "-o", str(out), "--scheduler", address),
+    batch = started.start(rdsla("batch", str(samples), "-o", str(out), "--scheduler", address),
                           tmp_path / "killed.log")
     victim = None
     deadline = time.monotonic() + 60
@@ -333,10 +351,7 @@ def _by_name(rows: dict[str, dict]) -> dict[str, dict]:
 def test_kill_9_parent_leaves_no_worker_and_resume_completes(tmp_path, reference):
     ref_code, ref_rows, _ = reference
     expected = _by_name(ref_rows)
-    inp = tmp_path / "in"
-    inp.mkdir()
-    for b in BUNDLES.iterdir():
-        (shutil.copytree if b.is_dir() else shutil.copy2)(b, inp / b.name)
+    inp = copy_samples(tmp_path / "in")
     hung = inp / "hung-worker"                   # largest bundle: it starts first and stays running
     if HUNG_EVTX.exists():
         hung.mkdir()
