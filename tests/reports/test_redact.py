@@ -11,7 +11,8 @@ IP addresses, hardware and product ids by pattern). A name is found when it occu
 token, case-insensitively (the characters around it are not letters or digits): that is what
 the Redactor promises, and it keeps ``al`` from matching ``also``.
 
-Each bundle is read once (``cli._read`` returns the same Reading to every command).
+Each bundle is read once per form (``cli._read`` returns the same Reading to every command; the
+events export's reading decodes every log, as the CLI's does).
 """
 from __future__ import annotations
 
@@ -125,11 +126,29 @@ def found(name: str, text: str) -> bool:
     return re.search(r"(?<![A-Za-z0-9])" + re.escape(name) + r"(?![A-Za-z0-9])", text, re.I) is not None
 
 
+def finder(names: set[str]):
+    """``text -> the names in it`` (whole tokens, any case): one pass of one expression."""
+    from rdsla.core.redact import _trie_pattern
+    pattern = re.compile(r"(?<![A-Za-z0-9])(?:" + _trie_pattern({n.lower() for n in names}) + r")(?![A-Za-z0-9])", re.I)
+    return lambda text: {m.group(0).lower() for m in pattern.finditer(text)}
+
+
 def _run(capsys, argv: list[str]) -> str:
     code = main(argv)
     out = capsys.readouterr()
     assert code in (0, 1), (argv, out.err)
     return out.out + out.err
+
+
+def _once(analyze):
+    done: dict = {}
+
+    def cached(*args, **kwargs):
+        key = (args, tuple(sorted(kwargs.items())))
+        if key not in done:
+            done[key] = analyze(*args, **kwargs)
+        return done[key]
+    return cached
 
 
 def _parquet_text(path: Path) -> str:
@@ -140,8 +159,10 @@ def _parquet_text(path: Path) -> str:
 @pytest.mark.parametrize("scenario", _scenarios())
 def test_no_original_name_in_any_redacted_output(scenario, tmp_path, monkeypatch, capsys):
     bundle = str(_path(scenario))
-    reading = rdsla.read(bundle, jobs=0)
-    monkeypatch.setattr(cli, "_read", lambda args: reading)
+    readings = {True: rdsla.read(bundle, jobs=0), False: rdsla.read(bundle, jobs=0, skim=False)}
+    for reading in readings.values():            # the rules run once per reading (redaction copies)
+        monkeypatch.setattr(reading, "analyze", _once(reading.analyze))
+    monkeypatch.setattr(cli, "_read", lambda args, skim=True, **kw: readings[skim])
     plain = tmp_path / "plain"
     red = tmp_path / "red"
     plain.mkdir()
@@ -155,7 +176,8 @@ def test_no_original_name_in_any_redacted_output(scenario, tmp_path, monkeypatch
     for frame in FRAMES:
         plain_texts.append(_run(capsys, ["export", bundle, "--frame", frame, "--format", "jsonl"]))
     names = scenario_names(scenario) | output_names(plain_texts, hosts_doc, findings_doc)
-    present = {n for n in names if any(found(n, t) for t in plain_texts)}
+    find = finder(names)
+    present = set().union(*(find(t) for t in plain_texts))
     assert present, "the unredacted outputs name nobody: the test would prove nothing"
 
     # redacted: every output
@@ -176,7 +198,7 @@ def test_no_original_name_in_any_redacted_output(scenario, tmp_path, monkeypatch
     texts["inventory --json"] = _run(capsys, ["inventory", bundle, "--json", "--redact"])
     texts["inventory"] = _run(capsys, ["inventory", bundle, "--redact"])
 
-    leaks = sorted({(n, where) for n in names for where, t in texts.items() if found(n, t)})
+    leaks = sorted({(n, where) for where, t in texts.items() for n in find(t)})
     assert not leaks, leaks[:20]
 
     # the map names every original that was present, and is nowhere but in its own file
@@ -205,9 +227,10 @@ def test_pseudonyms_are_the_same_across_commands(tmp_path, capsys):
                   "-o", str(tmp_path / "ev.csv"), "--jobs", "0"])
     a = json.loads((tmp_path / "a.json").read_text())["names"]
     e = json.loads((tmp_path / "e.json").read_text())["names"]
-    for category, names in e.items():
+    for category, names in e.items():          # the events export decodes every log: it may know more
         for original, pseudonym in names.items():
-            assert a[category][original] == pseudonym
+            if original in a.get(category, {}):
+                assert a[category][original] == pseudonym, (category, original)
     assert a["host"] == {"CB01": "HOST-1", "LS-OLD": "HOST-2", "LS01": "HOST-3", "RDSH01": "HOST-4"}
     assert a["domain"] == {"contoso.local": "DOMAIN-1.example"} and a["label"] == {"contoso": "DOMAIN-1"}
     ev = (tmp_path / "ev.csv").read_text()
@@ -270,8 +293,9 @@ def test_batch_and_diff_redacted(tmp_path, capsys):
     names |= {"contoso-gpo", "ls-not-in-tsls-group", "cals-exhausted", "alice", "LS-OLD", "PC-0000"}
     files = [p for p in out.rglob("*") if p.is_file()]
     assert len(files) >= 3 + 3 * 3
-    leaks = sorted({(n, str(p.relative_to(out))) for p in files for n in names
-                    if found(n, p.read_text(encoding="utf-8", errors="replace"))})
+    find = finder(names)
+    leaks = sorted({(n, str(p.relative_to(out))) for p in files
+                    for n in find(p.read_text(encoding="utf-8", errors="replace"))})
     assert not leaks, leaks[:20]
     # --resume finds the pseudonymous bundles again
     assert main(["batch", str(inputs), "-o", str(out), "--redact", "--resume", "--quiet"]) == 1
