@@ -4,8 +4,10 @@ profiles' roles). Reads of events go through ``Context.events``, which holds rul
 declared needs."""
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Iterable, Optional
 
 import pandas as pd
@@ -38,10 +40,14 @@ class Bundle:
         self.frames = analysis.frames
         ev = self.frames.get("events")
         self._by_host_family: dict[tuple, pd.DataFrame] = {}
+        self._groups: dict[tuple, pd.DataFrame] = {}
+        self._selections: dict[tuple, pd.DataFrame] = {}
+        self._counts: Counter = Counter()
+        self._rows: dict = {}
         if ev is None or not len(ev):
             self.events = ev if ev is not None else pd.DataFrame()
         else:
-            ev = ev.copy()
+            ev = ev.copy(deep=False)          # columns are added, none is changed
             names = ev["provider"].fillna("").str.lower()
             src = ev["source_name"].fillna("").str.lower()
             ev["_family"] = "other"
@@ -53,36 +59,65 @@ class Bundle:
             manifest = (ev["_family"] == "rcm") & (eid >= MANIFEST_BASE)
             derived = eid.where(~manifest, eid - MANIFEST_BASE)
             ev["_legacy"] = legacy.fillna(derived)
-            ev["_host"] = ev["host"].map(lambda h: canonical(h) if isinstance(h, str) else None)
+            spellings = ev["host"].dropna().unique()     # canonical() once per spelling, not per row
+            ev["_host"] = ev["host"].map({h: canonical(h) if isinstance(h, str) else None for h in spellings})
             ev = ev.sort_values("time", kind="stable")
             self.events = ev
-            for key, grp in ev.groupby([ev["_host"].fillna(""), ev["_family"]], sort=False):
-                self._by_host_family[key] = grp
+            # groups and counts per (host, family) and legacy id, made once: rules ask "any ..."
+            # and "which ..." of the same groups again and again
+            host_key = ev["_host"].fillna("")
+            self._rows = ev.groupby([host_key, ev["_family"]], sort=False).indices
+            sizes = ev.groupby([host_key, ev["_family"], ev["_legacy"].fillna(-1)], sort=False).size()
+            self._counts.update({(h, f, int(i)): int(n) for (h, f, i), n in sizes.items()})
         reg = self.frames.get("registry")
         self.registry_hosts = set(reg["host"].dropna().map(canonical)) if reg is not None and len(reg) else set()
         art = self.frames.get("artifacts")
+        self._artifacts_by_host: dict[str, pd.DataFrame] = {}
+        self._evtx_hosts: set = set()
         if art is not None and len(art):
             art = art.assign(_host=art["host"].map(lambda h: canonical(h) if isinstance(h, str) else None))
+            self._artifacts_by_host = {h: grp for h, grp in art.groupby("_host", sort=False)}
+            self._evtx_hosts = set(art.loc[art["kind"] == "evtx", "_host"].dropna())
         self._artifacts = art
         self.hosts = {h.name: h for h in analysis.hosts}
         self._session_hosts: Optional[list] = None
         self._license_servers: Optional[list] = None
 
     def events_of(self, host: Optional[str], family: Optional[str]) -> pd.DataFrame:
+        """The events of a host and/or source family, grouped once per analysis."""
         if host is not None and family is not None:
-            return self._by_host_family.get((host, family), self.events.iloc[0:0])
-        ev = self.events
-        if host is not None:
-            ev = ev[ev["_host"] == host]
-        if family is not None:
-            ev = ev[ev["_family"] == family]
-        return ev
+            hit = self._by_host_family.get((host, family))
+            if hit is None:
+                rows = self._rows.get((host, family))
+                hit = self.events.iloc[rows] if rows is not None else self.events.iloc[0:0]
+                self._by_host_family[(host, family)] = hit
+            return hit
+        if host is None and family is None:
+            return self.events
+        key = (host, family)
+        hit = self._groups.get(key)
+        if hit is None:
+            ev = self.events
+            hit = ev[ev["_host"] == host] if host is not None else ev[ev["_family"] == family]
+            self._groups[key] = hit
+        return hit
+
+    def count(self, host: Optional[str], family: Optional[str], ids: Iterable[int] = ()) -> int:
+        """How many events of a host and/or family (and legacy ids) there are: from the counts
+        made once, no frame is scanned."""
+        ids = set(ids)
+        return sum(n for (h, f, i), n in self._counts.items()
+                   if (host is None or h == host) and (family is None or f == family) and (not ids or i in ids))
+
+    def has_evtx(self, host: str) -> bool:
+        """An EVTX artifact of this host is in the bundle (read, skimmed or damaged)."""
+        return host in self._evtx_hosts
 
     def artifacts_of(self, host: str) -> pd.DataFrame:
         art = self._artifacts
         if art is None or not len(art):
             return pd.DataFrame(columns=["path", "kind", "host", "status"])
-        return art[art["_host"] == host]
+        return self._artifacts_by_host.get(host, art.iloc[0:0])
 
 
 class Context:
@@ -139,16 +174,24 @@ class Context:
         ev = self.bundle.events
         if ev is None or not len(ev):
             return pd.DataFrame(columns=list(ev.columns) if ev is not None else [])
-        ev = self.bundle.events_of(canonical(host) if host else None, family)
-        if ids and len(ev):
-            ev = ev[ev["_legacy"].isin(ids)]
-        return ev
+        name = canonical(host) if host else None
+        if not ids:
+            return self.bundle.events_of(name, family).copy(deep=False)
+        key = (name, family, frozenset(ids))
+        hit = self.bundle._selections.get(key)
+        if hit is None:        # each selection is made once per analysis (rules ask the same)
+            if not self.bundle.count(name, family, ids):
+                hit = ev.iloc[0:0]
+            else:
+                group = self.bundle.events_of(name, family)
+                hit = group[group["_legacy"].isin(ids)]
+            self.bundle._selections[key] = hit
+        return hit.copy(deep=False)         # a rule that adds a column changes only its copy
 
     def _check_declared(self, family: Optional[str], ids: list[int]) -> None:
         if not family or not ids:
             raise UndeclaredNeed(f"{self.meta.id}: events are read by source family and ids")
-        declared = set(self.meta.events)
-        missing = [i for i in ids if not catalog.keys_for(family, [i]) & declared]
+        missing = [i for i in ids if not _declares(tuple(self.meta.events), family, i)]
         if missing:
             raise UndeclaredNeed(f"{self.meta.id} reads {family} events {missing} without declaring them "
                                  f"(RuleMeta.events: catalog keys {sorted(catalog.keys_for(family, missing))})")
@@ -171,12 +214,10 @@ class Context:
     # -- what was collected
     def has_events(self, host: str, family: Optional[str] = None) -> bool:
         """A log of this host was collected (any of its events, or an evtx artifact of it)."""
-        if self.bundle.events is not None and len(self.bundle.events) and \
-                len(self.bundle.events_of(canonical(host) if host else None, family)):
+        if self.bundle.count(canonical(host) if host else None, family):
             return True
         if family is None or family in ("rcm", "ls"):
-            art = self.bundle.artifacts_of(host)
-            return bool(len(art) and (art["kind"] == "evtx").any())
+            return self.bundle.has_evtx(host)
         return False
 
     def has_registry(self, host: HostProfile) -> bool:
@@ -338,6 +379,13 @@ class Context:
         who = f" for {self.host.name}" if self.host else ""
         return self._finding("not_checked", collect=collect,
                              summary=summary or f"Not checked{who}: an artifact it needs is missing.")
+
+
+@lru_cache(maxsize=4096)
+def _declares(events: Iterable[str], family: str, legacy_id: int) -> bool:
+    """Whether a rule's declared catalog keys name this family's event (a rule asks again and
+    again for the same ids; the answer never changes)."""
+    return bool(catalog.keys_for(family, [legacy_id]) & set(events))
 
 
 def session_hosts(bundle: Bundle) -> list[HostProfile]:

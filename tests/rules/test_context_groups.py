@@ -1,0 +1,73 @@
+"""Pre-grouped event access (issue 20 item 4): the rules' questions ("any 1128 of RDSH01?",
+"which 1128s?") are answered from groups and counts made once per analysis, with the same rows,
+in the same order, as filtering the events frame each time; a rule that changes what it got
+changes nobody else's."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from rdsla.core import catalog
+from rdsla.core.model import HostProfile
+from rdsla.rules.api import Bundle, Context
+from tests.rules.test_rules import artifact, event, make_analysis, session_host
+
+
+def analysis():
+    rows = [event("RDSH01", 1128, days_ago=d) for d in (1, 2, 3)] + \
+        [event("RDSH01", 1128, manifest=True, days_ago=4), event("rdsh01.contoso.local", 1129, days_ago=5),
+         event("RDSH02", 1128, classic_name=True, days_ago=6), event("LS01", 7036, family="scm"),
+         event("LS01", 21, family="ls")]
+    hosts = [session_host("RDSH01"), session_host("RDSH02"), HostProfile(name="LS01")]
+    arts = [artifact("RDSH01/System.evtx", "evtx", "RDSH01"), artifact("LS01/SYSTEM", "hive", "LS01"),
+            artifact("EMPTY/System.evtx", "evtx", "EMPTY")]
+    return make_analysis(hosts, events=rows, artifacts=arts)
+
+
+def reader(bundle):
+    """A check that declared the RCM events these tests read."""
+    meta = SimpleNamespace(id="RDSLIC-299", events=tuple(catalog.keys_for("rcm", [1128, 1129, 1069])))
+    return Context(bundle, meta, None)
+
+
+def filtered(bundle, host, family, ids):
+    ev = bundle.events
+    if host is not None:
+        ev = ev[ev["_host"] == host]
+    if family is not None:
+        ev = ev[ev["_family"] == family]
+    return ev[ev["_legacy"].isin(ids)] if ids else ev
+
+
+def test_groups_and_counts_answer_like_a_filter_of_the_frame():
+    bundle = Bundle(analysis())
+    ctx = reader(bundle)
+    for host in ("RDSH01", "RDSH02", "LS01", "NOBODY", None):
+        for family in ("rcm", "ls", "scm", None):
+            expected = filtered(bundle, host, family, ())
+            assert bundle.events_of(host, family)["record_id"].tolist() == expected["record_id"].tolist()
+            assert bundle.count(host, family) == len(expected)
+            for ids in ([1128], [1128, 1129], [1069]):
+                assert bundle.count(host, family, ids) == len(filtered(bundle, host, family, ids))
+                if family == "rcm":
+                    got = ctx.events(host, "rcm", ids)
+                    assert got["record_id"].tolist() == filtered(bundle, host, "rcm", ids)["record_id"].tolist()
+    assert bundle.count("RDSH01", "rcm", [1128]) == 4          # the 2019+ 50280 counts as 1128
+
+
+def test_has_events_and_artifacts_come_from_the_groups():
+    bundle = Bundle(analysis())
+    ctx = reader(bundle)
+    assert ctx.has_events("RDSH01") and ctx.has_events("RDSH01", "rcm") and not ctx.has_events("RDSH01", "scm")
+    assert ctx.has_events("EMPTY", "rcm")                    # an EVTX of it, though no event was kept
+    assert not ctx.has_events("EMPTY", "scm") and not ctx.has_events("NOBODY")
+    assert bundle.artifacts_of("LS01")["path"].tolist() == ["LS01/SYSTEM"]
+    assert not len(bundle.artifacts_of("NOBODY"))
+
+
+def test_a_rule_changing_its_events_changes_only_its_own_copy():
+    bundle = Bundle(analysis())
+    ctx = reader(bundle)
+    first = ctx.events("RDSH01", "rcm", [1128])
+    first["mine"] = 1
+    again = ctx.events("RDSH01", "rcm", [1128])
+    assert "mine" not in again.columns and "mine" not in bundle.events.columns
