@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -34,7 +35,31 @@ def _finalize(value):
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     return Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
-                       trim_blocks=True, lstrip_blocks=True, finalize=_finalize, auto_reload=False)
+                       trim_blocks=True, lstrip_blocks=True, finalize=_finalize, auto_reload=False,
+                       bytecode_cache=_bytecode_cache())
+
+
+def _bytecode_cache():
+    """Compiled templates kept between runs: compiling the report's templates is ~0.2 s of every
+    ``rdsla analyze``, loading them compiled ~5 ms. jinja2 keys each entry by the template's
+    source checksum (an edited template is compiled again) and writes it atomically. The folder
+    is the user's cache (``$XDG_CACHE_HOME`` or ``~/.cache``, ``%LOCALAPPDATA%`` on Windows)
+    ``/rdsla/templates``, made private (0700); ``RDSLA_TEMPLATE_CACHE=DIR`` names another,
+    ``RDSLA_TEMPLATE_CACHE=0`` turns it off. None where no folder can be made."""
+    setting = os.environ.get("RDSLA_TEMPLATE_CACHE", "").strip()
+    if setting == "0":
+        return None
+    if setting:
+        folder = Path(setting)
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or (os.environ.get("LOCALAPPDATA") if os.name == "nt" else None)
+        folder = (Path(base) if base else Path.home() / ".cache") / "rdsla" / "templates"
+    from jinja2 import FileSystemBytecodeCache
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return FileSystemBytecodeCache(str(folder))
+    except (OSError, RuntimeError):
+        return None
 
 
 def csp_hash(source: str) -> str:
