@@ -315,6 +315,8 @@ def _fill(p: HostProfile, reg: _Registry, events: pd.DataFrame, keypacks: pd.Dat
     _roles(p, reg, ev, keypacks, by_name)
     _domain_joined(p, reg, ev)
     _licensing(p, reg, fact_of)
+    p.ls_available = [Fact(f.get("value"), f.get("origin") or "report", [export_evidence(f)])
+                      for f in by_name.get(F.LS_AVAILABLE, []) if isinstance(f.get("value"), dict)]
     _grace(p, reg, ev, fact_of)
     _license_server(p, reg, ev, by_name, fact_of)
     logons = ev.of(*LOGON_EVENTS)
@@ -459,6 +461,10 @@ def _roles(p: HostProfile, reg: _Registry, ev: _Events, keypacks: pd.DataFrame, 
     app = reg.get(TS, "TSAppCompat")
     if app is not None and app["data"] == 1:
         add("session_host", True, "registry", registry_evidence(app, "application server mode"))
+    elif app is not None and app["data"] == 0:
+        # Remote Desktop for Administration (WMI TerminalServerMode 0): no RD Session Host, whatever
+        # licensing policy reaches the machine (a domain-wide GPO); a positive signal still wins
+        add("session_host", False, "registry", registry_evidence(app, "remote administration mode (TSAppCompat 0)"))
     rcm_seen = next(iter(ev.of(*RCM_LICENSING_EVENTS)), None)
     missing = next(iter(reversed(ev.of(RCM_ROLE_MISSING))), None)
     ls_seen = next(iter(ev.of(*LS_EVENTS)), None)

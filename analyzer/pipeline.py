@@ -222,15 +222,26 @@ def _kill(pool: ProcessPoolExecutor) -> None:
 def _assemble(intake: Intake, results: list[ParseResult]) -> Ingested:
     resolver = HostResolver()
     artifact_hosts: list[Optional[str]] = []
+    named: dict[str, set[str]] = {}            # folder -> machines its files name in their content
     for source, result in zip(intake.sources, results):
         host = None
         if result.computers:
             for name in result.computers:
                 resolver.add(name)
             host = canonical(Counter(result.computers).most_common(1)[0][0])
-        elif source.host_hint:
+            named.setdefault(_folder(source), set()).add(host)
+        elif source.host_hint and source.hint_origin != "folder name":
             host = resolver.add(source.host_hint)
         artifact_hosts.append(host)
+    # A file that names no machine (a per-key reg export, TSLSMembership.txt) and whose name gives
+    # none: the machine every other file of its folder names, else the folder's name (MSRD-Results-<HOST>)
+    for i, (source, result) in enumerate(zip(intake.sources, results)):
+        if artifact_hosts[i] is None:
+            siblings = named.get(_folder(source), set())
+            if len(siblings) == 1:
+                artifact_hosts[i] = resolver.add(next(iter(siblings)))
+            elif source.host_hint:
+                artifact_hosts[i] = resolver.add(source.host_hint)
 
     parts: dict[str, list[pd.DataFrame]] = {name: [] for name in ("events", "registry", "keypacks", "issued")}
     ledger_rows = []
@@ -278,6 +289,10 @@ def _conform(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     if all(col in frame.columns and str(frame[col].dtype) == dtype for col, dtype in schema.items()):
         return frame[list(schema)].reset_index(drop=True)
     return make_frame(name, frame)
+
+
+def _folder(source: Source) -> str:
+    return source.display.replace("\\", "/").rsplit("/", 1)[0]
 
 
 def _canonical_or(names: Optional[pd.Series], default: Optional[str]) -> list:

@@ -19,11 +19,16 @@ if TYPE_CHECKING:       # pandas is not imported here: the CLI's --version, rule
 T = TypeVar("T")
 
 SEVERITIES = ("info", "warning", "error", "critical")
-KINDS = ("cause", "symptom", "info")
+KINDS = ("cause", "symptom", "compliance", "info")   # compliance: licensing terms broken, connections work
 STATES = ("detected", "not_detected", "not_checked")
 
 # Licensing mode numbers as RCM, Group Policy and WMI store them (RDS_LICENSING.md 2.2, 3.4).
-LICENSING_MODES = {0: "personal", 1: "remote_admin", 2: "per_device", 4: "per_user", 5: "not_configured"}
+LICENSING_MODES = {0: "personal", 1: "remote_admin", 2: "per_device", 4: "per_user", 5: "not_configured",
+                   6: "aad_per_user"}
+# Modes a session host licenses users or devices in: Per Device, Per User, and the newer ADMX's
+# "AAD Per User" (RDS_LICENSING.md 2.2: its number is not confirmed by Microsoft; 6 is the value
+# seen with it)
+CONFIGURED_MODES = (2, 4, 6)
 
 # Where a configuration value came from (precedence: group_policy > deployment > wmi_export).
 SOURCE_GROUP_POLICY = "group_policy"
@@ -145,6 +150,7 @@ class HostProfile:
     grace_period: GracePeriod = field(default_factory=GracePeriod)
     license_server: LicenseServerFacts = field(default_factory=LicenseServerFacts)
     connectivity_status: Optional[Fact] = None         # GetTStoLSConnectivityStatus name, when exported
+    ls_available: list[Fact] = field(default_factory=list)  # FindLicenseServers: dict(server, available, issuing_cals)
     artifacts: list[str] = field(default_factory=list)  # sources attributed to this host
     # what the bundle holds of this machine (core.coverage); None on a profile built by hand
     # (tests), which rules then treat as collected wherever any artifact of the kind is present

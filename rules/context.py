@@ -357,12 +357,21 @@ class Context:
     # -- findings
     def _finding(self, state: str, **kw) -> Finding:
         kw.setdefault("host", self.host.name if self.host else None)
-        return Finding(rule_id=self.meta.id, state=state, severity=self.meta.severity, kind=self.meta.kind,
-                       title=self.meta.title, **kw)
+        kw.setdefault("severity", self.meta.severity)
+        kw.setdefault("kind", self.meta.kind)
+        return Finding(rule_id=self.meta.id, state=state, title=self.meta.title, **kw)
 
     def detected(self, summary: str, evidence: list[Evidence], *, host: Optional[str] = None,
-                 related_hosts: Iterable[str] = (), remediation: Optional[list[str]] = None) -> Finding:
+                 related_hosts: Iterable[str] = (), remediation: Optional[list[str]] = None,
+                 kind: Optional[str] = None, severity: Optional[str] = None) -> Finding:
+        """A detected finding. ``kind``/``severity`` override the rule's own where one check
+        tells several things apart (a cause with impact, the same state as ``compliance`` or
+        ``info`` without it)."""
         kw = {} if host is None else {"host": host}
+        if kind is not None:
+            kw["kind"] = kind
+        if severity is not None:
+            kw["severity"] = severity
         me = kw.get("host", self.host.name if self.host else None)
         related = [h for h in dict.fromkeys(related_hosts) if h and h != me]
         steps = remediation if remediation is not None else \

@@ -48,65 +48,120 @@ def ls_version_of(ls):
 @rule(RuleMeta(
     id="RDSLIC-006", title="No CALs of the needed type/version, or exhausted", severity="error", kind="cause",
     outranks=("RDSLIC-016",),
-    events=("ls_no_cals_of_type", "ls_no_cals_for_product"),
+    events=("ls_no_cals_of_type", "ls_no_cals_for_product", "temporary_license_expired"),
     scope="license_server", requires=("license_server.reports", "license_server.events"),
-    references=(SEED_CALS, MS_CALS, "RDS_LICENSING.md 1.3 (21/22), 3.1, 5 #7"),
-    description="No available permanent CAL that the session hosts can use on this license server."))
+    references=(SEED_CALS, MS_CALS, "RDS_LICENSING.md 0a, 1.3 (21/22), 3.1, 5 #7"),
+    description="No available permanent CAL that a session host of this license server can use, judged per "
+                "session host (its mode and version). Per Device: a cause with current LS 21/22, current 1011 on "
+                "the host, or no usable pack at all; an exhausted pool without refusals yet is a warning (new "
+                "devices get temporary CALs, refused when those expire). Per User CALs are not enforced: a full or "
+                "unusable Per User pool is a compliance finding, never the cause of a refused connection."))
 def no_usable_cals(ctx):
     h = ctx.host
     clients = ctx.clients_of(h.name)
-    types = {c.mode_name for c in clients if c.mode_name in TYPE_LABEL}
-    versions = [c.os_version.value for c in clients if c.os_version is not None and c.os_version.value]
-    ev = ctx.events(h.name, "ls", [21, 22])
+    ev = ctx.current(ctx.events(h.name, "ls", [21, 22]))
     kp = ctx.keypacks(h.name)
     if not len(kp) and not len(ev):
-        if not ctx.has_reports(h) and not ctx.has_events(h.name):
-            return [ctx.not_checked("license_server.reports", "license_server.events")]
         if not ctx.has_reports(h):
-            return [ctx.not_checked("license_server.reports")]
-    perm = permanent(kp)
-    good = perm[[usable(r, types, versions, ls_version_of(h)) for _, r in perm.iterrows()]] if len(perm) else perm
-    # Counts through core.cal_counts: an unlimited usable pack is free, a pack without counts
-    # (export lacking TotalLicenses/AvailableLicenses) is unknown, never 0 (bug 3).
-    free = any_free(good)                       # True | False | None (unknown)
-    pool = pool_counts(good)
-    if len(kp) and free:
-        return [ctx.not_detected(f"{h.name} has {_available_text(pool.available)} usable by its session hosts.")]
-    if not len(kp) and not len(ev):
+            items = ("export.keypacks",) if ctx.has_events(h.name) else ("export.keypacks", "log.system")
+            return [ctx.not_collected(h, *items)]
         return [ctx.not_detected()]
-    need = " or ".join(TYPE_LABEL[t] for t in sorted(types)) if types else "the needed"
-    ver = f" for {'/'.join(sorted(set(versions)))} session hosts" if versions else ""
-    uncounted = good[[pack_counts(r).available.is_unknown for _, r in good.iterrows()]] if free is None else good
-    others = " (the other usable packs have none left)" if len(good) > len(uncounted) else ""
-    if free is None and not len(ev):
+    perm = permanent(kp)
+    lsv = ls_version_of(h)
+    groups = [(c, c.mode_name, [c.os_version.value] if c.os_version is not None and c.os_version.value else [])
+              for c in clients if c.mode_name in TYPE_LABEL]
+    if not groups:                      # no client with a known mode: any type counts, as before
+        groups = [(None, None, [c.os_version.value for c in clients if c.os_version is not None and c.os_version.value])]
+    short = []                          # (client, mode, usable packs, free)
+    for client, mode, versions in groups:
+        types = {mode} if mode else set()
+        good = perm[[usable(r, types, versions, lsv) for _, r in perm.iterrows()]] if len(perm) else perm
+        free = any_free(good)           # True | False | None (unknown): core.cal_counts
+        if free is not True:
+            short.append((client, mode, good, free))
+    if not short:
+        return [ctx.not_detected(f"{h.name} has {_available_text(pool_counts(perm).available) if len(perm) else 'CALs'} "
+                                 f"usable by each of its session hosts.")]
+    if all(free is None for *_, free in short) and not len(ev):
+        _, mode, good, _ = short[0]
+        need = TYPE_LABEL.get(mode, "the needed")
         return [ctx.not_checked("license_server.reports", summary=(
             f"Whether {h.name} has {need} CALs left is unknown: its key-pack export gives no TotalLicenses or "
-            f"AvailableLicenses for {len(uncounted)} usable pack(s) ({_pack_ids(uncounted)}){others}."))]
-    if len(kp):
-        if free is None:
-            state = (f"the available count of {len(uncounted)} usable {need} pack(s) is unknown (no TotalLicenses "
-                     f"or AvailableLicenses in the export){others}")
-        elif len(good):
-            issued = f"all {pool.total} usable" if pool.total.is_number else "every usable"
-            state = f"{issued} {need} CALs are issued"
-        else:
-            installed = ", ".join(sorted({f"{r['cal_version']} {TYPE_LABEL.get(r['cal_type'], r['cal_type'])}"
-                                          for _, r in perm.iterrows()})) or "none"
-            state = f"no {need} CALs{ver} are installed (permanent packs: {installed})"
-    else:
-        state = f"it logged {id_list(ev)}"
+            f"AvailableLicenses for {len(good)} usable pack(s) ({_pack_ids(good)})."))]
+    out = []
+    device = [x for x in short if x[1] != "per_user"]
+    user = [x for x in short if x[1] == "per_user"]
+    if device:
+        out.append(_per_device_finding(ctx, h, device, ev, perm, kp))
+    if user:
+        out.append(_per_user_finding(ctx, h, user, perm))
+    return out
+
+
+def _state(h, mode, good, free, perm, versions) -> str:
+    need = TYPE_LABEL.get(mode, "the needed")
+    if free is None:
+        return f"the available count of {len(good)} usable {need} pack(s) is unknown"
     if len(good):
-        evidence = [keypack_evidence(r, "usable pack, count unknown" if pack_counts(r).available.is_unknown
-                                     else "usable pack, exhausted") for _, r in good.iterrows()]
-    elif len(perm):
-        evidence = [keypack_evidence(r, "installed pack, not usable") for _, r in perm.iterrows()]
-    else:
-        evidence = [keypack_evidence(r, "only built-in or temporary packs") for _, r in kp.head(5).iterrows()]
+        pool = pool_counts(good)
+        issued = f"all {pool.total} usable" if pool.total.is_number else "every usable"
+        return f"{issued} {need} CALs are issued"
+    installed = ", ".join(sorted({f"{r['cal_version']} {TYPE_LABEL.get(r['cal_type'], r['cal_type'])}"
+                                  for _, r in perm.iterrows()})) or "none"
+    ver = f" for {'/'.join(versions)} session hosts" if versions else ""
+    return f"no {need} CALs{ver} are installed (permanent packs: {installed})"
+
+
+def _pack_evidence(good, perm, kp):
+    if len(good):
+        return [keypack_evidence(r, "usable pack, count unknown" if pack_counts(r).available.is_unknown
+                                 else "usable pack, exhausted") for _, r in good.iterrows()]
+    if len(perm):
+        return [keypack_evidence(r, "installed pack, not usable") for _, r in perm.iterrows()]
+    return [keypack_evidence(r, "only built-in or temporary packs") for _, r in kp.head(5).iterrows()]
+
+
+def _per_device_finding(ctx, h, short, ev, perm, kp):
+    hosts = [c for c, *_ in short if c is not None]
+    refused = {c.name: ctx.current(ctx.events(c.name, "rcm", [1011])) for c in hosts}
+    refused = {k: v for k, v in refused.items() if len(v)}
+    none_usable = any(not len(good) for _, _, good, _ in short)
+    states, evidence = [], []
+    for client, mode, good, free in short:
+        versions = [client.os_version.value] if client is not None and client.os_version is not None else []
+        who = f"for {client.name}: " if client is not None else ""
+        states.append(who + _state(h, mode, good, free, perm, versions))
+        evidence += _pack_evidence(good, perm, kp)
+    evidence = list({(e.locator.get("keypack_id"), e.note): e for e in evidence}.values())
     evidence += events_evidence(ev, "no CALs left / none of this product")
-    if len(kp) and len(ev):
-        state += f"; it logged {id_list(ev)}"
-    return [ctx.detected(f"License server {h.name} has no usable CAL: {state}.", evidence,
-                         related_hosts=[c.name for c in clients])]
+    for name, x in refused.items():
+        evidence += events_evidence(x, f"{name}: temporary CAL expired, client refused")
+    bits = ([f"it logged {id_list(ev)}"] if len(ev) else []) + [f"{n} logged {id_list(x)}" for n, x in refused.items()]
+    related = [c.name for c in hosts] or [c.name for c in ctx.clients_of(h.name)]
+    if len(ev) or refused or none_usable:
+        return ctx.detected(f"License server {h.name} has no usable Per Device CAL: {'; '.join(states)}"
+                            + (f"; {'; '.join(bits)}" if bits else "") + ".", evidence, related_hosts=related)
+    return ctx.detected(f"License server {h.name} has no free Per Device CAL ({'; '.join(states)}), but nothing was "
+                        f"refused in the {ctx.window.days} days before collection: new devices get temporary CALs, "
+                        f"refused when those expire after 90 days.", evidence, related_hosts=related,
+                        severity="warning")
+
+
+def _per_user_finding(ctx, h, short, perm):
+    states, evidence = [], []
+    for client, mode, good, free in short:
+        versions = [client.os_version.value] if client is not None and client.os_version is not None else []
+        who = f"for {client.name}: " if client is not None else ""
+        states.append(who + _state(h, mode, good, free, perm, versions))
+        evidence += _pack_evidence(good, perm, ctx.keypacks(h.name))
+    evidence = list({(e.locator.get("keypack_id"), e.note): e for e in evidence}.values())
+    return ctx.detected(f"License server {h.name}: {'; '.join(states)}. Per User CALs are not enforced, so nobody "
+                        f"is refused for it, but the licensing terms need a CAL for each user: buy CALs.", evidence,
+                        related_hosts=[c.name for c, *_ in short if c is not None], kind="compliance",
+                        severity="warning",
+                        remediation=["Buy and install the missing RDS Per User CALs (RD Licensing Manager > Install "
+                                     "Licenses); Per User CALs are not enforced, so this is a compliance matter, "
+                                     "not the cause of refused connections."])
 
 
 def _available_text(count: CalCount) -> str:
@@ -161,28 +216,41 @@ def type_mismatch(ctx):
     id="RDSLIC-016", title="Temporary CAL expired", severity="error", kind="cause",
     events=("temporary_license_expired",),
     scope="session_host", requires=("session_host.events", "license_server.reports"),
-    references=(MS_CALS, "RDS_LICENSING.md 1.2 (1011), 3.2 LicenseStatus 1, 5 #16"),
-    description="A 90-day temporary per-device CAL expired because no permanent CAL could be issued."))
+    references=(MS_CALS, "RDS_LICENSING.md 0a, 1.2 (1011), 3.2 LicenseStatus 1, 5 #16"),
+    description="A device came back after its 90-day temporary Per Device CAL expired and no permanent CAL could be "
+                "issued: 1011 in the current window, or an issued-licenses report showing a device issued again "
+                "after its temporary CAL expired. Expired temporary CALs of devices that connected once and never "
+                "came back are normal."))
 def temporary_expired(ctx):
     h = ctx.host
-    ev = ctx.events(h.name, "rcm", [1011])
+    ev = ctx.current(ctx.events(h.name, "rcm", [1011]))
     lss = ctx.servers_for(h)
-    expired = []
+    expired, came_back = [], []
     for ls in lss:
         iss = ctx.issued(ls.name)
-        if len(iss):
-            temp = iss[iss["status"].fillna("").str.lower().str.startswith("temp")
-                       & iss["expires_on"].notna() & (iss["expires_on"] <= pd.Timestamp(ctx.as_of))]
-            expired += [(ls.name, r) for _, r in temp.iterrows()]
-    if not len(ev) and not expired:
+        if not len(iss):
+            continue
+        temp = iss[iss["status"].fillna("").str.lower().str.startswith("temp")
+                   & iss["expires_on"].notna() & (iss["expires_on"] <= pd.Timestamp(ctx.as_of))]
+        for _, r in temp.iterrows():
+            expired.append((ls.name, r))
+            again = iss[(iss["issued_to"] == r["issued_to"]) & iss["issued_on"].notna()
+                        & (iss["issued_on"] > r["expires_on"])]
+            if len(again) and str(r["issued_to"] or ""):
+                came_back.append((ls.name, r))
+    if not len(ev) and not came_back:
         if not ctx.has_events(h.name) and not any(len(ctx.issued(ls.name)) for ls in lss):
-            return [ctx.not_checked("session_host.events", "license_server.reports")]
+            return [ctx.not_collected(h, "log.rcm_operational", "log.system", summary=(
+                f"Not checked for {h.name}: neither its logs nor an issued-licenses report was collected."))]
+        if expired:
+            return [ctx.not_detected(f"{len(expired)} temporary CAL(s) expired for devices that connected once and did "
+                                     f"not come back ({', '.join(str(r['issued_to']) for _, r in expired[:5])}): normal.")]
         return [ctx.not_detected()]
     evidence = events_evidence(ev, "temporary license expired")
-    evidence += [issued_evidence(r, "temporary CAL past its expiry") for _, r in expired[:5]]
-    ls_names = list(dict.fromkeys([n for n, _ in expired] + ctx.servers_of(h)))
-    bits = ([id_list(ev)] if len(ev) else []) + ([f"{len(expired)} expired temporary CAL(s) in the issued-licenses report"]
-                                                  if expired else [])
+    evidence += [issued_evidence(r, "temporary CAL expired, device came back") for _, r in came_back[:5]]
+    ls_names = list(dict.fromkeys([n for n, _ in came_back] + ctx.servers_of(h)))
+    bits = ([id_list(ev)] if len(ev) else []) + ([f"{len(came_back)} device(s) issued again after their temporary CAL "
+                                                  f"expired"] if came_back else [])
     # the fix (activate / add per-device CALs) is applied on the license server
     host = ls_names[0] if ls_names else h.name
     return [ctx.detected(f"Clients of {h.name} were refused because their temporary CAL expired "

@@ -18,17 +18,22 @@ SH_ERRORS = (1003, 1004, 1011, 1028, 1043, 1061, 1068, 1069, 1128, 1130, 1131, 1
             "rdsh_ls_certificate_invalid"),
     scope="session_host", requires=("session_host.events",),
     references=("seed article: Symptoms", "RDS_LICENSING.md 1.2"),
-    description="RCM licensing warnings/errors logged by the session host (both ID forms)."))
+    description="RCM licensing warnings/errors logged by the session host in the current window (both ID forms); "
+                "older ones are history."))
 def sh_errors(ctx):
     h = ctx.host
-    ev = ctx.events(h.name, "rcm", SH_ERRORS)
+    all_ev = ctx.events(h.name, "rcm", SH_ERRORS)
+    ev, old = ctx.current(all_ev), ctx.history(all_ev)
+    history = f" Older: {id_list(old)}, last on {old['time'].max():%Y-%m-%d} (history)." if len(old) else ""
     if not len(ev):
-        return [ctx.not_detected()] if ctx.has_events(h.name) else [ctx.not_checked("session_host.events")]
+        if not ctx.has_events(h.name):
+            return [ctx.not_collected(h, "log.system", "log.rcm_admin")]
+        return [ctx.not_detected(history.strip())]
     evidence = []
     for _, grp in ev.groupby("_legacy"):
         evidence += events_evidence(grp, "licensing event", n=2)
-    return [ctx.detected(f"{h.name} logged {len(ev)} licensing event(s): {id_list(ev)}.", evidence,
-                         related_hosts=ctx.servers_of(h))]
+    return [ctx.detected(f"{h.name} logged {len(ev)} licensing event(s) in the {ctx.window.days} days before "
+                         f"collection: {id_list(ev)}.{history}", evidence, related_hosts=ctx.servers_of(h))]
 
 
 @rule(RuleMeta(

@@ -57,29 +57,52 @@ def not_activated(ctx):
 
 
 @rule(RuleMeta(
-    id="RDSLIC-012", title="License server not in Terminal Server License Servers (4105)", severity="warning",
-    blocks_licensing=False,
+    id="RDSLIC-012", title="Per User CAL usage not recorded in AD (4105, Terminal Server License Servers)",
+    severity="warning", blocks_licensing=False,
     events=("ls_ad_update_failed",),
-    kind="cause", scope="license_server", requires=("license_server.events",),
-    references=(KB_4105, "RDS_LICENSING.md 1.3 (4105), 3.3 IsLSinTSLSGroup, 5 #12"),
-    description="The license server cannot write per-user CAL attributes into AD."))
+    kind="compliance", scope="license_server", requires=("license_server.events",),
+    references=(KB_4105, "RDS_LICENSING.md 0a, 1.3 (4105), 3.3 IsLSinTSLSGroup, 3.6 TSLSMembership.txt, 5 #12"),
+    description="The license server cannot write per-user CAL attributes into AD (4105): Per User usage goes "
+                "unreported, logons still succeed, so it is a compliance finding, never a cause. Non-membership in "
+                "Terminal Server License Servers is claimed only when a membership export proves it; a member with "
+                "4105 lacks permission on those users' objects (SELF 'Read and Write Terminal Server license "
+                "server', protected accounts)."))
 def not_in_tsls(ctx):
     h = ctx.host
-    ev = ctx.events(h.name, "ls", [4105])
+    all_ev = ctx.events(h.name, "ls", [4105])
+    ev, old = ctx.current(all_ev), ctx.history(all_ev)
     member = h.license_server.in_tsls_group
-    if member is not None and member.value is True:
-        note = f" (older 4105 events: {len(ev)})" if len(ev) else ""
-        return [ctx.not_detected(f"{h.name} is a member of Terminal Server License Servers{note}.")]
-    out_of_group = member is not None and member.value is False
-    if not len(ev) and not out_of_group:
+    proven = member is not None and member.value is not None
+    history = f" Older 4105 events ({len(old)}) are history." if len(old) else ""
+    if proven and member.value is False:
+        evidence = fact_evidence(member, note="not in Terminal Server License Servers") + \
+            events_evidence(ev, "cannot update license attributes in AD")
+        bits = ["the membership export does not list it"] + ([id_list(ev)] if len(ev) else [])
+        return [ctx.detected(f"License server {h.name} is not in the Terminal Server License Servers group "
+                             f"({'; '.join(bits)}): it cannot record Per User CAL usage in Active Directory. Logons "
+                             f"are not refused for it; Per User usage goes unreported.{history}", evidence)]
+    if not len(ev):
         if not ctx.has_events(h.name):
             return _ls_missing(ctx, "license_server.events")
-        return [ctx.not_detected()]
-    evidence = (fact_evidence(member, note="not in Terminal Server License Servers") if out_of_group else []) \
-        + events_evidence(ev, "cannot update license attributes in AD")
-    bits = (["group membership check: not a member"] if out_of_group else []) + ([id_list(ev)] if len(ev) else [])
-    return [ctx.detected(f"License server {h.name} is not in the Terminal Server License Servers group "
-                         f"({'; '.join(bits)}), so it cannot record per-user CALs in Active Directory.", evidence)]
+        note = f"{h.name} is a member of Terminal Server License Servers." if proven else ""
+        return [ctx.not_detected((note + history).strip())]
+    evidence = events_evidence(ev, "cannot update license attributes in AD")
+    users = [str(next(iter((d or {}).values()), "")) for d in ev["data"]] if "data" in ev else []
+    users = list(dict.fromkeys(u for u in users if u))[:5]
+    if proven:          # a member: the users' objects refuse the write
+        evidence = fact_evidence(member, note="member of Terminal Server License Servers") + evidence
+        return [ctx.detected(f"License server {h.name} is in Terminal Server License Servers but logged {id_list(ev)} "
+                             f"for {', '.join(users) or 'some users'}: those user objects lack the permission "
+                             f"(SELF 'Read and Write Terminal Server license server', or protected accounts). Their "
+                             f"Per User CALs go unreported; logons succeed.{history}", evidence, severity="info",
+                             remediation=["Grant SELF 'Read and Write Terminal Server license server' on the "
+                                          "users' OU (KB 4547091); protected accounts (adminSDHolder) keep "
+                                          "reverting it."])]
+    f = ctx.detected(f"License server {h.name} logged {id_list(ev)}: it cannot record Per User CAL usage in Active "
+                     f"Directory. Whether it is outside Terminal Server License Servers or the users' objects lack "
+                     f"permission is unknown: no membership export was collected.{history}", evidence)
+    f.collect = ctx.collect_next(h, "export.tsls_membership")
+    return [f]
 
 
 @rule(RuleMeta(

@@ -2,6 +2,7 @@
 (RDS_LICENSING.md 0 step 5, 1.2 (1131/50283, 1028/50180, 1061/50213), 5 #4 and #18)."""
 from __future__ import annotations
 
+from rdsla.core.hostnames import canonical
 from rdsla.rules.api import RuleMeta, event_names, events_evidence, fact_evidence, id_list, rule
 
 SEED_DIAG = "seed article: 1. Use RD Licensing Diagnoser to check for issues"
@@ -12,17 +13,34 @@ MS_PORTS = "https://learn.microsoft.com/troubleshoot/windows-server/networking/s
     id="RDSLIC-004", title="License server unreachable", severity="error", kind="cause",
     events=("license_server_unreachable", "license_not_renewed"),
     scope="session_host", requires=("session_host.events",),
-    references=(SEED_DIAG, MS_PORTS, "RDS_LICENSING.md 1.2 (1131/50283, 1028/50180), 3.4 NOT_CONNECTABLE, 5 #4"),
-    description="The session host could not contact the license server (service down, firewall/RPC, DNS)."))
+    references=(SEED_DIAG, MS_PORTS, "RDS_LICENSING.md 0a, 1.2 (1131/50283, 1028/50180), 3.4 NOT_CONNECTABLE, 5 #4"),
+    description="The session host could not contact the license server (service down, firewall/RPC, DNS): "
+                "1131/50283 or 1028/50180 in the current window and not followed by success (CALs issued, logons "
+                "without licensing errors), or connectivity status NOT_CONNECTABLE; corroborated by the license "
+                "server's service state and an export's IsLSAvailable. Older events are history (an LS patch "
+                "reboot weeks ago says nothing about today)."))
 def unreachable(ctx):
     h = ctx.host
-    ev = ctx.events(h.name, "rcm", [1131, 1028])
+    all_ev = ctx.events(h.name, "rcm", [1131, 1028])
+    ev, old = ctx.current(all_ev), ctx.history(all_ev)
     status = h.connectivity_status.value if h.connectivity_status else None
     bad = status is not None and str(status).upper() == "NOT_CONNECTABLE"
+    history = (f" Older {id_list(old)} (last on {old['time'].max():%Y-%m-%d}) are history, not today's cause."
+               if len(old) else "")
     if not len(ev) and not bad:
-        if not ctx.has_events(h.name) and status is None:
-            return [ctx.not_checked("session_host.events")]
-        return [ctx.not_detected()]
+        if not ctx.licensing_log_collected(h) and status is None:
+            return [ctx.not_collected(h, "log.system", "log.rcm_admin", summary=(
+                f"Not checked for {h.name}: the log its licensing events go to was not collected.{history}"))]
+        return [ctx.not_detected(history.strip())]
+    success = ctx.success_after(h, ev["time"].max()) if len(ev) and not bad else []
+    live = [f for f in h.ls_available if isinstance(f.value, dict) and f.value.get("available") is True
+            and f.value.get("issuing_cals") is not False]
+    if live and not bad:
+        return [ctx.not_detected(f"{h.name} logged {id_list(ev)}, but at collection {', '.join(str(f.value.get('server')) for f in live)} "
+                                 f"answered as available and issuing CALs (FindLicenseServers).{history}")]
+    if success:
+        return [ctx.not_detected(f"{h.name} logged {id_list(ev)} until {ev['time'].max():%Y-%m-%d %H:%M}, but "
+                                 f"licensing worked after that ({success[0].note}): recovered.{history}")]
     evidence = events_evidence(ev, "could not contact the license server")
     if bad:
         evidence += fact_evidence(h.connectivity_status, note="GetTStoLSConnectivityStatus")
@@ -32,8 +50,22 @@ def unreachable(ctx):
     bits = [id_list(ev)] if len(ev) else []
     if bad:
         bits.append("connectivity status NOT_CONNECTABLE")
+    for name in servers:          # what the license server itself says (RDS_LICENSING.md 3.4 [S27])
+        ls = ctx.profile(name)
+        if ls is None:
+            continue
+        state = ls.license_server.service_state
+        if state is not None and str(state.value).lower() == "stopped":
+            bits.append(f"the licensing service of {ls.name} is stopped")
+            evidence += fact_evidence(state, note="license server service state")
+    for f in h.ls_available:         # FindLicenseServers at collection time (rds-lic-svr-chk [S27])
+        v = f.value if isinstance(f.value, dict) else {}
+        if canonical(v.get("server")) in servers and v.get("available") is False:
+            bits.append(f"{canonical(v.get('server'))} reported not available")
+            evidence += fact_evidence(f, note="IsLSAvailable: False")
     target = ", ".join(servers) if servers else "its license server"
-    return [ctx.detected(f"{h.name} could not contact {target} ({'; '.join(bits)}).", evidence,
+    return [ctx.detected(f"{h.name} could not contact {target} ({'; '.join(bits)}) in the {ctx.window.days} days "
+                         f"before collection, with no successful licensing since.{history}", evidence,
                          related_hosts=servers)]
 
 

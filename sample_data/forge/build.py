@@ -100,7 +100,7 @@ def session_events(m: Machine, rng: random.Random) -> list:
     day = COLLECTED - timedelta(days=14)
     while day < end:
         for _ in range(m.logons_per_day):
-            when = day.replace(hour=0, minute=0, second=0) + timedelta(hours=7 + rng.random() * 10)
+            when = day + timedelta(hours=rng.random() * 10)
             if day <= when < end:
                 user = f"{user_domain}\\user{rng.randrange(0, 40):03d}"
                 out += session_logon(when, m.fqdn, user, session, f"10.0.1.{rng.randrange(20, 240)}")

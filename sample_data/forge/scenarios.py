@@ -91,14 +91,15 @@ def grace_expiring(m: Machine, ends: datetime, first: datetime, last: datetime) 
         m.events.append(rcm_licensing_event(1129, t + timedelta(hours=9), m.fqdn, m.build, [_mdY(ends)]))
 
 
-def repeated(m: Machine, legacy_id: int, since: datetime, step: timedelta, params=None, until=COLLECTED) -> None:
-    for t in every(since, until, step):
+def repeated(m: Machine, legacy_id: int, since: datetime, step: timedelta, params=None,
+             until: Optional[datetime] = None) -> None:
+    for t in every(since, until or COLLECTED, step):
         m.events.append(rcm_licensing_event(legacy_id, t, m.fqdn, m.build, params))
 
 
 def ls_events(m: Machine, event_id: int, level: int, since: datetime, step: timedelta, params=None,
-              until: datetime = COLLECTED) -> None:
-    for t in every(since, until, step):
+              until: Optional[datetime] = None) -> None:
+    for t in every(since, until or COLLECTED, step):
         m.events.append(ls_event(event_id, t, m.fqdn, level, params))
 
 
@@ -309,8 +310,11 @@ def ls_not_in_tsls_group() -> Scenario:
         ls.events.append(licensing_event(4105, COLLECTED - days(3) + timedelta(hours=5 * i), ls.fqdn, 3,
                                          [f"CONTOSO\\{user}", DOMAIN]))
     state = LicenseServerState(packs=[builtin_pack(), KeyPack(3, "2025", "per_user", 100, 0)], tsls_members=["LS-OLD"])
-    return Scenario("ls-not-in-tsls-group", "LS01 is not in Terminal Server License Servers: per-user CALs not recorded (4105)",
-                    [rdsh, ls], {"LS01": state}, ["RDSLIC-012"], "LS01", zipped=True)
+    # 4105 leaves Per User usage unrecorded but refuses nobody: a compliance finding (RDSLIC-012),
+    # no cause (RDS_LICENSING.md 0a)
+    return Scenario("ls-not-in-tsls-group", "compliance, no cause: LS01 is not in Terminal Server License Servers "
+                    "(membership export), so per-user CALs are not recorded (4105); logons succeed",
+                    [rdsh, ls], {"LS01": state}, [], None, zipped=True)
 
 
 def corrupt_rdsh_certificate() -> Scenario:
@@ -485,3 +489,4 @@ HEALTHY_TRAPS: list[Callable[[], Scenario]] = [
     healthy_ls_patch_reboot_history, healthy_child_domain, healthy_expired_temporary_cals,
     healthy_gpo_over_stale_deployment, healthy_gpo_on_file_server, healthy_4105_member,
 ]
+SCENARIOS += HEALTHY_TRAPS

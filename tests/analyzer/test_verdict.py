@@ -23,7 +23,7 @@ def test_healthy_bundle_has_no_root_cause():
 
 def test_specific_not_activated_beats_general_no_cals():
     # LS01 unactivated: event 18 and only the built-in pack -> 005 and 006 both detected
-    a = analyse(make_analysis([session_host(), license_server(activated=False)], keypacks=[BUILTIN],
+    a = analyse(make_analysis([session_host(mode=2), license_server(activated=False)], keypacks=[BUILTIN],
                               events=[event("LS01", 18, family="ls"), event("LS01", 22, family="ls"),
                                       event("LS01", 21, family="ls"), event("RDSH01", 1128, manifest=True)]))
     ids = [rc.rule_id for rc in a.root_causes]
@@ -34,8 +34,8 @@ def test_specific_not_activated_beats_general_no_cals():
 
 def test_specific_version_beats_general():
     # 2019 host, only 2016 CALs: 008 (specific) and 006 (no usable CALs, with more evidence rows)
-    a = analyse(make_analysis([session_host(os="2019"), license_server()],
-                              keypacks=[BUILTIN, keypack(version="2016")],
+    a = analyse(make_analysis([session_host(os="2019", mode=2), license_server()],
+                              keypacks=[BUILTIN, keypack(version="2016", cal_type="per_device")],
                               events=[event("LS01", 21, family="ls"), event("LS01", 22, family="ls")]))
     ids = [rc.rule_id for rc in a.root_causes]
     assert ids[0] == "RDSLIC-008" and "RDSLIC-006" in ids
@@ -43,8 +43,10 @@ def test_specific_version_beats_general():
 
 
 def test_specific_type_beats_general():
-    a = analyse(make_analysis([session_host(mode=4), license_server()],
-                              keypacks=[BUILTIN, keypack(cal_type="per_device")]))
+    # Per Device host, only Per User CALs: 007 and 006 (no usable Per Device pack at all). The
+    # reverse, a Per User host with only Per Device CALs, has 006 as compliance only (not enforced).
+    a = analyse(make_analysis([session_host(mode=2), license_server()],
+                              keypacks=[BUILTIN, keypack(cal_type="per_user")]))
     ids = [rc.rule_id for rc in a.root_causes]
     assert ids[:1] == ["RDSLIC-007"] and "RDSLIC-006" in ids
 
@@ -80,7 +82,7 @@ def test_symptoms_are_linked_to_the_causes_that_explain_them():
 
 
 def test_symptom_on_session_host_links_cause_on_its_license_server():
-    a = analyse(make_analysis([session_host(), license_server(activated=False)], keypacks=[BUILTIN],
+    a = analyse(make_analysis([session_host(mode=2), license_server(activated=False)], keypacks=[BUILTIN],
                               events=[event("LS01", 18, family="ls"), event("RDSH01", 1128)]))
     rc = next(r for r in a.root_causes if r.rule_id == "RDSLIC-005")
     assert rc.host == "LS01" and "RDSLIC-101" in rc.symptoms

@@ -68,14 +68,15 @@ def test_evidence_rows_and_markdown_say_unlimited_and_unknown():
         keypack_id="2", cal_version=None, builtin=True)
     uncounted = _export("IssuedLicenses,", "12,").assign(keypack_id="9", cal_version="2016")   # not usable by 2019
     kp = pd.concat([builtin, uncounted], ignore_index=True)
-    a = make_analysis([session_host(mode=4, os="2019"), license_server()], keypacks=kp.to_dict("records"))
+    a = make_analysis([session_host(mode=2, os="2019"), license_server()], keypacks=kp.to_dict("records"))
     a.findings = findings("RDSLIC-006", a, host="LS01")
     assert a.findings[0].state == "detected"
     groups = evidence_groups(a.findings[0], a, EventIndex(a.frames["events"], a.findings[0].evidence))
     table = [dict(zip(groups[0]["columns"], r["cells"])) for r in groups[0]["rows"]]
     assert [(r["keypack_id"], r["total"], r["issued"], r["available"]) for r in table] == [("9", "unknown", "12", "unknown")]
     assert "unlimited" not in groups[0]["columns"]
-    only_builtin = make_analysis([session_host(mode=4, os="2019"), license_server()], keypacks=builtin.to_dict("records"))
+    # Per Device: with Per User the same pool is a compliance finding, not a cause (RDS_LICENSING.md 0a)
+    only_builtin = make_analysis([session_host(mode=2, os="2019"), license_server()], keypacks=builtin.to_dict("records"))
     only_builtin.findings = findings("RDSLIC-006", only_builtin, host="LS01")
     only_builtin.root_causes = rank(only_builtin)
     assert only_builtin.findings[0].evidence[0].detail["unlimited"] is True

@@ -171,7 +171,8 @@ def test_pack_has_every_required_id_in_order():
     assert ids == sorted(ids)
     assert set(required) <= set(ids)
     kinds = {r.meta.id: r.meta.kind for r in load_rules()}
-    assert all(kinds[f"RDSLIC-{n:03d}"] == "cause" for n in range(1, 20))
+    assert all(kinds[f"RDSLIC-{n:03d}"] == "cause" for n in range(1, 20) if n != 12)
+    assert kinds["RDSLIC-012"] == "compliance"          # 4105: Per User usage unreported, logons succeed
     assert all(kinds[i] == "symptom" for i in ("RDSLIC-101", "RDSLIC-102", "RDSLIC-103"))
     assert all(kinds[i] == "info" for i in ("RDSLIC-201", "RDSLIC-202", "RDSLIC-203"))
 
@@ -358,7 +359,7 @@ def test_012_not_in_tsls_group():
     a = make_analysis([session_host(), license_server()], keypacks=[keypack()],
                       events=[event("LS01", 4105, family="ls", data={"param1": "alice", "param2": "contoso"})])
     f = detected("RDSLIC-012", a)
-    assert f and f[0].host == "LS01"
+    assert f and f[0].host == "LS01" and f[0].kind == "compliance" and f[0].collect    # membership unknown
     member = make_analysis([session_host(), license_server(in_tsls_group=True)], keypacks=[keypack()])
     assert not detected("RDSLIC-012", member)
 
@@ -398,13 +399,49 @@ def test_019_scm_7036_stopped_and_role_missing():
 # ------------------------------------------------------------------ CAL pool and versions
 
 def test_006_exhausted():
-    a = make_analysis([session_host(), license_server()], keypacks=[BUILTIN, keypack(total=20, issued=20)],
+    a = make_analysis([session_host(mode=2), license_server()],
+                      keypacks=[BUILTIN, keypack(total=20, issued=20, cal_type="per_device")],
                       events=[event("LS01", 21, family="ls")])
     f = detected("RDSLIC-006", a)
-    assert f and f[0].host == "LS01" and "RDSH01" in f[0].related_hosts
+    assert f and f[0].host == "LS01" and "RDSH01" in f[0].related_hosts and f[0].kind == "cause"
     assert {e.frame for e in f[0].evidence} == {"keypacks", "events"}
     assert f[0].evidence[0].locator["keypack_id"]
     assert not detected("RDSLIC-006", healthy())
+
+
+def test_006_per_user_pool_full_is_compliance_not_a_cause():
+    """RDS_LICENSING.md 0a: Per User CALs are not enforced; a full pool refuses nobody (today's
+    logic called it an error cause)."""
+    a = make_analysis([session_host(mode=4), license_server()], keypacks=[BUILTIN, keypack(total=20, issued=20)],
+                      events=[event("LS01", 21, family="ls")])
+    f = detected("RDSLIC-006", a)
+    assert [(x.kind, x.severity) for x in f] == [("compliance", "warning")]
+    assert "not enforced" in f[0].summary
+
+
+def test_006_per_device_exhausted_without_refusal_is_a_warning():
+    a = make_analysis([session_host(mode=2), license_server()],
+                      keypacks=[BUILTIN, keypack(total=20, issued=20, cal_type="per_device")])
+    f = detected("RDSLIC-006", a)
+    assert [(x.kind, x.severity) for x in f] == [("cause", "warning")] and "temporary" in f[0].summary
+    refused = make_analysis([session_host(mode=2), license_server()],
+                            keypacks=[BUILTIN, keypack(total=20, issued=20, cal_type="per_device")],
+                            events=[event("RDSH01", 1011, data={"param1": "PC7"})])
+    assert [x.severity for x in detected("RDSLIC-006", refused)] == ["error"]
+    old = make_analysis([session_host(mode=2), license_server()],
+                        keypacks=[BUILTIN, keypack(total=20, issued=20, cal_type="per_device")],
+                        events=[event("LS01", 21, family="ls", days_ago=30)])       # history only
+    assert [x.severity for x in detected("RDSLIC-006", old)] == ["warning"]
+
+
+def test_006_judges_each_session_host_by_its_own_version():
+    """A 2016 host's 2016 CALs stay usable for it although a 2019 host cannot use them."""
+    hosts = [session_host("RDSH01", mode=2, os="2016"), session_host("RDSH02", mode=2, os="2019"), license_server()]
+    packs = [BUILTIN, keypack(version="2016", cal_type="per_device", total=20, issued=5),
+             keypack(version="2019", cal_type="per_device", total=10, issued=2)]
+    assert not detected("RDSLIC-006", make_analysis(hosts, keypacks=packs))
+    f = detected("RDSLIC-006", make_analysis(hosts, keypacks=packs[:2]))
+    assert f and "RDSH02" in f[0].summary and "RDSH01" not in f[0].summary.split(":", 1)[1]
 
 
 def test_006_only_builtin_pack_cites_it():
@@ -415,14 +452,16 @@ def test_006_only_builtin_pack_cites_it():
 
 def test_006_counts_unknown_is_not_checked_never_exhausted():
     """A pack without TotalLicenses/AvailableLicenses: no count, so no claim of exhaustion (bug 3)."""
-    a = make_analysis([session_host(), license_server()], keypacks=[BUILTIN, keypack(total=None, kid="9")])
+    a = make_analysis([session_host(mode=2), license_server()],
+                      keypacks=[BUILTIN, keypack(total=None, kid="9", cal_type="per_device")])
     f = findings("RDSLIC-006", a, host="LS01")
     assert [x.state for x in f] == ["not_checked"]
     assert "unknown" in f[0].summary and "key pack 9" in f[0].summary and f[0].collect
 
 
 def test_006_counts_unknown_with_event_21_is_detected_from_the_event():
-    a = make_analysis([session_host(), license_server()], keypacks=[BUILTIN, keypack(total=None, kid="9")],
+    a = make_analysis([session_host(mode=2), license_server()],
+                      keypacks=[BUILTIN, keypack(total=None, kid="9", cal_type="per_device")],
                       events=[event("LS01", 21, family="ls")])
     f = detected("RDSLIC-006", a)
     assert f and "unknown" in f[0].summary and "21" in f[0].summary

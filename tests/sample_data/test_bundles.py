@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -130,6 +131,12 @@ def test_host_profiles_show_what_each_scenario_was_built_with(name):
         assert p.domain_joined is not None and p.domain_joined.value == (m.domain is not None), m.name
         assert p.licensing_certificate is not None and bool(p.licensing_certificate.value) == m.certificate, m.name
         if "session_host" in m.roles:
+            policy_collected = not any("SW-Policies" in d for d in scenario.drop.get(m.name, ()))
+            assert p.coverage.registry(r"HKLM\SOFTWARE\Policies\Microsoft\Windows NT\Terminal Services") == (
+                policy_collected and (m.registry_form not in ("system-hive", "msrd") or
+                                      (m.registry_form == "msrd" and m.policy_mode is not None))), m.name
+            if not policy_collected:       # the profile shows what was collected, nothing else
+                m = replace(m, policy_mode=None, policy_servers=None)
             mode, origin = (m.policy_mode, "group_policy") if m.policy_mode is not None else (m.deployment_mode, "deployment")
             assert p.licensing_mode is not None and (int(p.licensing_mode.value), p.licensing_mode.origin) == (mode, origin), m.name
             key = p.licensing_mode.evidence[0].locator.get("key", "")
@@ -142,3 +149,32 @@ def test_host_profiles_show_what_each_scenario_was_built_with(name):
                 assert p.license_servers.origin == ("group_policy" if m.policy_servers is not None else "deployment")
         if m.name in scenario.license_servers:
             assert p.license_server.version is not None and p.license_server.version.value == m.os, m.name
+
+
+HEALTHY = [factory().name for factory in SCENARIOS if not factory().root_causes]
+
+
+def test_there_are_healthy_uploads_for_every_known_trap():
+    from rdsla.sample_data.forge.scenarios import HEALTHY_TRAPS
+    assert len(HEALTHY_TRAPS) >= 10 and set(f().name for f in HEALTHY_TRAPS) <= set(HEALTHY)
+
+
+@pytest.mark.parametrize("name", HEALTHY)
+def test_healthy_upload_has_no_error_cause_and_no_grace_expired(name):
+    """Issue 17 "Done when": a healthy upload built the way collectors build it gives no cause of
+    severity error or critical and no grace-expired symptom (RDS_LICENSING.md 0a)."""
+    analysis = _analysis(name)
+    bad = [(f.rule_id, f.host, f.severity, f.summary) for f in analysis.findings if f.state == "detected"
+           and ((f.kind == "cause" and f.severity in ("error", "critical")) or f.rule_id == "RDSLIC-101")]
+    assert bad == []
+
+
+@pytest.mark.parametrize("name, rule_id, host", [("ls-not-in-tsls-group", "RDSLIC-012", "LS01"),
+                                                 ("healthy-per-user-pool-full", "RDSLIC-006", "LS01"),
+                                                 ("healthy-4105-member", "RDSLIC-012", "LS01")])
+def test_compliance_findings_never_enter_the_root_causes(name, rule_id, host):
+    """Licensing terms broken, connections working (RDS_LICENSING.md 0a): kind compliance."""
+    analysis = _analysis(name)
+    found = [f for f in analysis.findings if f.state == "detected" and f.rule_id == rule_id and f.host == host]
+    assert [f.kind for f in found] == ["compliance"]
+    assert rule_id not in {c.rule_id for c in analysis.root_causes}
