@@ -205,8 +205,9 @@ def _layout(data) -> Optional[_Layout]:
     if not (np.all(_gather(u8, u32, pos + RECORD_HEAD, 4) == FRAGMENT)
             and np.all(u8[pos + RECORD_HEAD + 4] == TEMPLATE_INSTANCE)):
         return None
-    toff = (u8[pos + 34].astype(np.int64) | (u8[pos + 35].astype(np.int64) << 8)
-            | (u8[pos + 36].astype(np.int64) << 16) | (u8[pos + 37].astype(np.int64) << 24))
+    u16 = np.frombuffer(data, dtype="<u2", count=tail // 2)
+    toff = (_gather(u8, u16, pos + 34, 2).astype(np.int64)            # the template's chunk offset
+            | (_gather(u8, u16, pos + 36, 2).astype(np.int64) << 16))
     if not (np.all(toff >= CHUNK_HEADER) and np.all(toff + 24 <= frees_a[cidx])):
         return None
     return _Layout(offsets, pos, cidx, ids, times, offs[cidx] + toff, frees_a)
@@ -294,52 +295,60 @@ def _summarize(data, layout: _Layout, options, head: list, relevant: frozenset,
                force: bool) -> Optional[Skim]:
     import numpy as np
 
-    u8 = np.frombuffer(data, dtype=np.uint8, count=len(data))
     view = memoryview(data)
-    # templates: the GUID of each distinct definition, then of each record
+    # templates: the GUID of each distinct definition (a few per chunk), then of each record
     tpos, rec_t = np.unique(layout.tpos, return_inverse=True)
-    guids = u8[tpos[:, None] + 4 + np.arange(16)]
-    guid_keys, def_guid = np.unique(guids, axis=0, return_inverse=True)
-    def_guid = def_guid.reshape(-1)
+    ids: dict[bytes, int] = {}
+    def_guid = np.array([ids.setdefault(bytes(view[t + 4:t + 20]), len(ids)) for t in tpos.tolist()],
+                        dtype=np.int64)
     rec_guid = def_guid[rec_t.reshape(-1)]
-    per_guid = np.bincount(rec_guid, minlength=len(guid_keys))
+    per_guid = np.bincount(rec_guid, minlength=len(ids))
     _, first_rec = np.unique(rec_guid, return_index=True)      # each GUID's first record
 
-    def definition(g: int) -> bytes:
+    def definition(g: int) -> tuple[int, bytes]:
         start = int(layout.tpos[first_rec[g]])
         length = struct.unpack_from("<I", data, start + 20)[0]
-        return bytes(view[start + 24:start + 24 + length])
+        return start, bytes(view[start + 24:start + 24 + length])
 
     def record(g: int) -> bytes:
         start = int(layout.pos[first_rec[g]])
         return bytes(view[start:start + struct.unpack_from("<I", data, start + 4)[0]])
 
-    # what the decoded records say of their GUIDs: the first chunk (skim() decoded it), then
-    # the chunk of the first record of each GUID that the names seen cannot settle
+    def chunk_of(g: int) -> int:
+        return layout.chunk_offsets[int(layout.cidx[first_rec[g]])]
+
+    # what the decoded records say of their GUIDs (the first chunk, decoded by skim()); each
+    # other GUID's computer is its template's own text, its channel one already seen (in its
+    # first record); a chunk is decoded only for what that cannot settle
     known: dict[int, tuple] = {}
     if not _learn(known, head, layout, rec_guid, [0]):
         return None
-    pending = [g for g in range(len(guid_keys)) if g not in known]
+    for g, (_, computer) in known.items():        # the template text agrees with the decoder
+        start, text = definition(g)
+        if _template_computer(data, chunk_of(g), start, text) not in (None, computer):
+            return None
+    pending = [g for g in range(len(ids)) if g not in known]
     while pending:
         for g in list(pending):
-            guess = _guess(known, definition(g), record(g))
+            start, text = definition(g)
+            guess = _guess(known, text, record(g), _template_computer(data, chunk_of(g), start, text))
             if guess is not None:
                 known[g] = guess
                 pending.remove(g)
-        if pending:                      # a name not seen yet: decode one more chunk
+        if pending:                      # a channel or computer not seen yet: decode its chunk
             chunk = int(layout.cidx[first_rec[pending[0]]])
             decoded = _decode_chunks(data, [layout.chunk_offsets[chunk]], options)
             if decoded is None or not _learn(known, decoded, layout, rec_guid, [chunk]):
                 return None
             pending = [g for g in pending if g not in known]
-    if len(known) != len(guid_keys):
+    if len(known) != len(ids):
         return None
     channels = Counter()
     computers = Counter()
     for g, (channel, computer) in known.items():
         if channel.lower() in relevant and not force:
             return None
-        if not _static_text(definition(g), computer):
+        if not _static_text(definition(g)[1], computer):
             return None                          # the computer is not the template's own text
         channels[channel] += int(per_guid[g])
         computers[computer] += int(per_guid[g])
@@ -377,17 +386,62 @@ def _learn(known: dict, decoded: list, layout: _Layout, rec_guid, chunks: list[i
     return True
 
 
-def _guess(known: dict, definition: bytes, record: bytes) -> Optional[tuple]:
+def _guess(known: dict, definition: bytes, record: bytes, computer: Optional[str]) -> Optional[tuple]:
     """(channel, computer) of a template not decoded yet, when the names already seen settle it:
-    exactly one known computer is the static text of its definition, and exactly one known
-    channel is in its definition or first record (a substitution value); else None."""
-    computers = {c for _, c in known.values()}
+    its computer is the template's ``Computer`` text (``computer``), else exactly one known
+    computer is a whole value of its definition; exactly one known channel is in its definition
+    or first record (a substitution value). Else None."""
+    if computer is None:
+        hits = [c for c in {c for _, c in known.values()} if _static_text(definition, c)]
+        if len(hits) != 1:
+            return None
+        computer = hits[0]
     channels = {ch for ch, _ in known.values()}
-    hits = [c for c in computers if _static_text(definition, c)]
     chans = [ch for ch in channels if _static_text(definition, ch) or ch.encode("utf-16-le") in record]
-    if len(hits) != 1 or len(chans) != 1:
+    if len(chans) != 1:
         return None
-    return chans[0], hits[0]
+    return chans[0], computer
+
+
+_COMPUTER_NAME = b"\x08\x00" + "Computer".encode("utf-16-le") + b"\x00\x00"    # its NameString, from the count
+
+
+def _template_computer(data, chunk: int, start: int, definition: bytes) -> Optional[str]:
+    """The static text of the ``<Computer>`` element of a template definition (at file offset
+    ``start`` in the chunk at ``chunk``), or None when it is not plain text (a substitution,
+    attributes, another layout). Binary XML (libyal, python-evtx): an open start element is the
+    token 0x01, 2 bytes, its size (4), the chunk offset of its NameString (4), then the NameString
+    itself when it is defined there (next offset 4, hash 2, character count 2, UTF-16, NUL); then
+    0x02 (close start element) and a value: token 0x05/0x45, type 0x01, count 2, UTF-16."""
+    base = start + 24 - chunk                    # chunk offset of definition[0]
+    ends = []
+    at = definition.find(_COMPUTER_NAME)
+    while at >= 0:                               # defined inline, right after its element token
+        name = at - 6
+        if name >= 11 and definition[name - 11] == 0x01 and \
+                struct.unpack_from("<I", definition, name - 4)[0] == base + name:
+            ends.append(name + 8 + 18)
+        at = definition.find(_COMPUTER_NAME, at + 1)
+    if not ends:                                 # defined earlier in the chunk, referenced here
+        view = memoryview(data)[chunk:chunk + CHUNK_SIZE]
+        found = bytes(view).find(_COMPUTER_NAME)
+        while found >= 0:
+            needle = struct.pack("<I", found - 6)
+            at = definition.find(needle, 7)
+            while at >= 0:
+                if definition[at - 7] == 0x01:
+                    ends.append(at + 4)
+                at = definition.find(needle, at + 1)
+            found = bytes(view).find(_COMPUTER_NAME, found + 1)
+    texts = set()
+    for end in ends:
+        if definition[end:end + 1] == b"\x02" and definition[end + 1:end + 2] in (b"\x05", b"\x45") and \
+                definition[end + 2:end + 3] == b"\x01":
+            count = struct.unpack_from("<H", definition, end + 3)[0]
+            texts.add(definition[end + 5:end + 5 + 2 * count].decode("utf-16-le", "replace"))
+        else:
+            return None
+    return texts.pop() if len(texts) == 1 else None
 
 
 def _static_text(definition: bytes, text: str) -> bool:

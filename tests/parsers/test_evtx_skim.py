@@ -291,3 +291,48 @@ def test_records_off_the_8_byte_grid_are_walked_one_by_one(realdata):
     assert layout is not None and len(layout.pos) == 8574
     mine = layout.pos[layout.cidx == 5]
     assert mine[0] == first and np.all(mine[1:] % 8 == 4)
+
+
+def test_every_template_s_computer_text_is_what_the_decoder_prints(realdata):
+    """The computer of a template not decoded is read from its definition's <Computer> text:
+    on every definition of every real log it equals the Rust decoder's Computer field."""
+    import json
+
+    import evtx
+
+    from rdsla.parsers import evtx_skim
+    checked = 0
+    for name in REAL_LOGS:
+        path = realdata / "evtx" / name
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        where = {}
+        for off in range(0x1000, len(data) - 0x10000 + 1, 0x10000):
+            if data[off:off + 8] != b"ElfChnk\x00":
+                continue
+            free, p = struct.unpack_from("<I", data, off + 48)[0], off + 0x200
+            while p < off + free:
+                magic, size, rid = struct.unpack_from("<IIQ", data, p)
+                if magic != 0x2A2A or size < 48:
+                    break
+                where[rid] = (off, off + struct.unpack_from("<I", data, p + 34)[0])
+                p += size
+        seen = set()
+        records = evtx.PyEvtxParser(str(path)).records_json()
+        while True:
+            try:
+                rec = next(records)
+            except StopIteration:
+                break
+            except RuntimeError:
+                continue
+            chunk, start = where.get(rec["event_record_id"], (None, None))
+            if start is None or start in seen:
+                continue
+            seen.add(start)
+            length = struct.unpack_from("<I", data, start + 20)[0]
+            got = evtx_skim._template_computer(data, chunk, start, data[start + 24:start + 24 + length])
+            assert got == json.loads(rec["data"])["Event"]["System"]["Computer"], (name, start)
+            checked += 1
+    assert checked > 500             # 880 definitions in the 23 real logs
