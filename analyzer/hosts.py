@@ -417,6 +417,7 @@ def _os(p: HostProfile, reg: _Registry, ev: _Events, fact_of) -> None:
     if build is None:
         build = fact_of(F.LS_OS_BUILD, int)
     p.os_build = build
+    p.os_ubr = reg.fact(CURRENT_VERSION, "UBR", convert=int)
     server = _is_server(reg, p.os_product)
     if build is not None:
         label = os_label(int(build.value), server)

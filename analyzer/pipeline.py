@@ -356,7 +356,7 @@ def reason(ingested: Ingested, paths: list[str], as_of: Optional[datetime] = Non
     """Profiles, rules and verdict. ``window_days``: how far before the collection time an
     event still counts as current (``--window``, default 7; DESIGN.md "Time")."""
     from rdsla.analyzer.hosts import build_profiles
-    from rdsla.analyzer.verdict import rank
+    from rdsla.analyzer.verdict import conclude, rank
     from rdsla.rules.engine import run_rules
 
     when, origin = collection_time(ingested.frames, as_of, ingested.facts)
@@ -367,4 +367,5 @@ def reason(ingested: Ingested, paths: list[str], as_of: Optional[datetime] = Non
     analysis.hosts = build_profiles(ingested.frames, ingested.facts, ingested.hosts, when)
     analysis.findings = run_rules(analysis)
     analysis.root_causes = rank(analysis)
+    analysis.verdict = conclude(analysis)
     return analysis

@@ -71,6 +71,15 @@ def score(f: Finding, n_symptoms: int = 0) -> float:
 
 
 def confidence(s: float) -> float:
+    """The confidence a root cause is stated with: ``1 - 0.5 ** score``, at most 0.97, times 0.8
+    when a more specific detected cause outranks it (see :func:`rank`).
+
+    Documented and monotone: the score only grows with evidence (one point per independent kind:
+    configuration, events, reports; up to 0.25 for more rows; 0.5 for evidence from both sides;
+    0.15 per explained symptom, up to two), so adding evidence never lowers the confidence.
+    Calibrated against the sample bundles by ``benchmarks/bench_accuracy.py``, which prints the
+    share of right top causes per confidence band (every band at least its lower bound there).
+    Causes rest on current evidence only (the rules decide what is current, DESIGN.md "Time")."""
     return round(min(0.97, 1 - 0.5 ** s), 2)
 
 
@@ -126,3 +135,58 @@ def rank(analysis: Analysis) -> list[RootCause]:
                              summary=c.summary, score=round(s, 3), related_hosts=list(c.related_hosts),
                              symptoms=list(linked[id(c)])))
     return out
+
+
+# --- what the verdict says when nothing was found (issue 18 item 5) ----------------------------
+
+def conclude(analysis: Analysis) -> dict:
+    """``{"state": cause | healthy | inconclusive, "summary", "collect"}`` (DESIGN.md "healthy vs
+    inconclusive"): healthy only when no cause was found *and* the checks that matter could run
+    (each session host's licensing configuration and licensing log, each license server's key packs
+    or log); else inconclusive, with the collect-next list. Never a guess."""
+    if analysis.root_causes:
+        top = analysis.root_causes[0]
+        return {"state": "cause", "collect": [],
+                "summary": f"{top.rule_id} {top.title} on {top.host or 'the bundle'} "
+                           f"(confidence {top.confidence:.0%})."}
+    collect = missing_inputs(analysis)
+    compliance = [f for f in analysis.findings if f.state == "detected" and f.kind == "compliance"]
+    extra = f" {len(compliance)} compliance finding(s): licensing terms, not connections." if compliance else ""
+    if collect:
+        return {"state": "inconclusive", "collect": collect,
+                "summary": "No cause found; not enough collected to rule one out (" + f"{len(collect)} input(s) "
+                           "missing, see collect next)." + extra}
+    return {"state": "healthy", "collect": [],
+            "summary": "No cause found; the session hosts' configuration and licensing logs and the license "
+                       "servers' packs or logs were all checked." + extra}
+
+
+def missing_inputs(analysis: Analysis) -> list[str]:
+    """Collect-next lines ('HOST: what: command') for the inputs that matter and were not
+    collected (core.coverage); a profile without recorded coverage counts as collected."""
+    from rdsla.core.coverage import POLICY_KEY, TERMSERVICE_KEY, TS_KEY, collect_line
+    out: list[str] = []
+    shs = [h for h in analysis.hosts if h.has_role("session_host")]
+    named = {n for h in shs for n in license_server_names(h.license_servers.value if h.license_servers else None)}
+    lss = [h for h in analysis.hosts if h.has_role("licensing") or h.name in named]
+    if not shs:
+        out.append("a session host: its SYSTEM and SOFTWARE hives and System / RemoteConnectionManager logs "
+                   "(MSRD-Collect on the session host)")
+    for h in shs:
+        cov = h.coverage
+        if cov is None:
+            continue
+        for item, key in (("key.policy", POLICY_KEY), ("key.terminal_server", TS_KEY), ("key.termservice", TERMSERVICE_KEY)):
+            if not cov.registry(key):
+                out.append(collect_line(h.name, item))
+        version = str(h.os_version.value) if h.os_version is not None else ""
+        log = "log.rcm_admin" if version in ("2019", "2022", "2025") else "log.system"
+        if not cov.has(log) and not (not version and (cov.has("log.system") or cov.has("log.rcm_admin"))):
+            out.append(collect_line(h.name, log))
+    for ls in lss:
+        cov = ls.coverage
+        if cov is None and (ls.artifacts or ls.roles):
+            continue
+        if cov is None or not (cov.has("export.keypacks") or cov.has("log.system") or cov.has("log.lic_operational")):
+            out.append(collect_line(ls.name, "export.keypacks"))
+    return list(dict.fromkeys(out))

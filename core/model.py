@@ -138,6 +138,7 @@ class HostProfile:
     domain: Optional[Fact] = None                      # DNS domain / NetBIOS domain
     os_product: Optional[Fact] = None
     os_build: Optional[Fact] = None
+    os_ubr: Optional[Fact] = None                      # update build revision (CurrentVersion\UBR): patch level
     os_version: Optional[Fact] = None                  # "2008R2".."2025" (from the build)
     roles: dict[str, Fact] = field(default_factory=dict)   # session_host, licensing, connection_broker, gateway, web_access
     domain_joined: Optional[Fact] = None               # True / False (workgroup)
@@ -173,7 +174,7 @@ class HostProfile:
             return x.to_dict() if x is not None else None
         return {
             "name": self.name, "aliases": sorted(self.aliases), "fqdn": self.fqdn,
-            "domain": f(self.domain), "os_product": f(self.os_product), "os_build": f(self.os_build),
+            "domain": f(self.domain), "os_product": f(self.os_product), "os_build": f(self.os_build), "os_ubr": f(self.os_ubr),
             "os_version": f(self.os_version),
             "roles": {k: v.to_dict() for k, v in sorted(self.roles.items())},
             "domain_joined": f(self.domain_joined),
@@ -209,6 +210,7 @@ class Finding:
     collect: list[str] = field(default_factory=list)   # what to collect when not_checked
     related_hosts: list[str] = field(default_factory=list)
     explains: list[str] = field(default_factory=list)  # for symptoms: cause rule ids linked by the verdict
+    history: str = ""                # older evidence (before the current window): shown, never today's cause
 
     def to_dict(self) -> dict:
         return {
@@ -216,7 +218,7 @@ class Finding:
             "kind": self.kind, "title": self.title, "host": self.host, "summary": self.summary,
             "evidence": [e.to_dict() for e in self.evidence], "remediation": list(self.remediation),
             "collect": list(self.collect), "related_hosts": list(self.related_hosts),
-            "explains": list(self.explains),
+            "explains": list(self.explains), "history": self.history,
         }
 
 
@@ -251,6 +253,7 @@ class Analysis:
     event_stats: list[dict] = field(default_factory=list)   # per source/channel/provider/id counts
     messages: list[str] = field(default_factory=list)       # run-level messages (refusals etc.)
     window_days: float = 7.0                                # "current" = this many days before as_of (--window)
+    verdict: dict = field(default_factory=dict)             # {state: cause|healthy|inconclusive, summary, collect}
 
     def host(self, name: str) -> Optional[HostProfile]:
         for profile in self.hosts:

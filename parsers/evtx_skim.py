@@ -233,7 +233,7 @@ def _walk_vectorized(data, tail: int, offs, frees):
     import numpy as np
 
     u32 = np.frombuffer(data, dtype="<u4", count=tail // 4)
-    cand = np.flatnonzero(u32[0::2] == RECORD_MAGIC).astype(np.int64) * 8
+    cand = np.flatnonzero(u32[:tail // 8 * 2].reshape(-1, 2)[:, 0] == RECORD_MAGIC).astype(np.int64) * 8
     cand = cand[cand >= HEADER_SIZE]
     chunk_of = np.full((tail - HEADER_SIZE) // CHUNK_SIZE, -1, dtype=np.int64)
     chunk_of[(offs - HEADER_SIZE) // CHUNK_SIZE] = np.arange(len(offs))
@@ -423,16 +423,15 @@ def _template_computer(data, chunk: int, start: int, definition: bytes) -> Optio
             ends.append(name + 8 + 18)
         at = definition.find(_COMPUTER_NAME, at + 1)
     if not ends:                                 # defined earlier in the chunk, referenced here
-        view = memoryview(data)[chunk:chunk + CHUNK_SIZE]
-        found = bytes(view).find(_COMPUTER_NAME)
+        found = data.find(_COMPUTER_NAME, chunk, chunk + CHUNK_SIZE)
         while found >= 0:
-            needle = struct.pack("<I", found - 6)
+            needle = struct.pack("<I", found - chunk - 6)
             at = definition.find(needle, 7)
             while at >= 0:
                 if definition[at - 7] == 0x01:
                     ends.append(at + 4)
                 at = definition.find(needle, at + 1)
-            found = bytes(view).find(_COMPUTER_NAME, found + 1)
+            found = data.find(_COMPUTER_NAME, found + 1, chunk + CHUNK_SIZE)
     texts = set()
     for end in ends:
         if definition[end:end + 1] == b"\x02" and definition[end + 1:end + 2] in (b"\x05", b"\x45") and \

@@ -208,7 +208,7 @@ class Result:
         return self._emit(path, "report.html", render)
 
     def to_json(self, path: Optional[PathArg] = None) -> Union[Path, str]:
-        """findings.json (schema ``rdsla.findings/1``); a folder gets ``findings.json``."""
+        """findings.json (schema ``rdsla.findings/2``); a folder gets ``findings.json``."""
         from rdsla.reports.findings_json import render
         return self._emit(path, "findings.json", render)
 

@@ -1,4 +1,9 @@
-"""findings.json: the machine-readable result of one analysis (schema rdsla.findings/1).
+"""findings.json: the machine-readable result of one analysis (schema rdsla.findings/2).
+
+Version 2 (issue 18): ``verdict`` {state: cause | healthy | inconclusive, summary, collect};
+``compliance`` repeats the detected findings of kind ``compliance`` (licensing terms broken,
+connections work; they never enter ``root_causes``); each finding has ``history`` (older evidence,
+never today's cause) and event evidence ``age_days`` / ``current``; hosts carry ``coverage``.
 
 ``cal_pool``, ``event_counts`` and ``current_days`` (added for ``rdsla diff``, issue 21) are
 described in :mod:`rdsla.reports.diff_facts`."""
@@ -8,7 +13,7 @@ import json
 
 from rdsla.core.model import Analysis, jsonable
 
-SCHEMA = "rdsla.findings/1"
+SCHEMA = "rdsla.findings/2"
 
 
 def findings_document(analysis: Analysis) -> dict:
@@ -19,7 +24,9 @@ def findings_document(analysis: Analysis) -> dict:
         "as_of_origin": analysis.as_of_origin,
         "inputs": list(analysis.inputs),
         "hosts": [h.to_dict(analysis.as_of) for h in analysis.hosts],
+        "verdict": dict(analysis.verdict) if analysis.verdict else {},
         "root_causes": [rc.to_dict() for rc in analysis.root_causes],
+        "compliance": [f.to_dict() for f in analysis.findings if f.state == "detected" and f.kind == "compliance"],
         "findings": [f.to_dict() for f in analysis.findings],
         "artifacts": jsonable(artifacts.astype(object).where(artifacts.notna(), None).to_dict("records")),
         "messages": list(analysis.messages),

@@ -46,7 +46,13 @@ def render(analysis: Analysis) -> str:
     findings = findings_view(analysis, index)
     out: list[str] = []
     top = verdict["top"]
-    if top is None:
+    if top is None and verdict.get("state") == "inconclusive":
+        out.append("## RDS licensing: no root cause found; not enough collected")
+        out.append("")
+        out.append(md_block(verdict["state_summary"]) + " rdsla does not guess: collect these and analyze again.")
+        out += ["", "**Collect next**", ""]
+        out += [f"- {md(c)}" for c in verdict["collect"]]
+    elif top is None:
         out.append("## RDS licensing: no root cause found")
         out.append("")
         out.append(f"No rule found a licensing cause ({verdict['detected']} finding(s) detected, "
@@ -60,6 +66,10 @@ def render(analysis: Analysis) -> str:
             out.append(f"Related hosts: {', '.join(md(h) for h in top['related_hosts'])}")
         if top["summary"]:
             out += ["", md_block(top["summary"])]
+        top_finding = next((f for f in findings if f["rule_id"] == top["rule_id"] and f["state"] == "detected"
+                            and f["host"] == top["host"]), None)
+        if top_finding and top_finding.get("history"):
+            out += ["", f"History: {md(top_finding['history'])}"]
         if top["remediation"]:
             out += ["", "**Fix**", ""]
             out += [f"{i}. {md(step)}" for i, step in enumerate(top["remediation"], 1)]
@@ -78,6 +88,10 @@ def render(analysis: Analysis) -> str:
     if verdict["others"]:
         out += ["", "**Other causes**", ""]
         out += [f"- {code(c['rule_id'])} {md(c['title'])} on {md(c['host'])} ({c['confidence']}%)" for c in verdict["others"]]
+    if verdict.get("compliance"):
+        out += ["", "**Compliance** (licensing terms; connections are not refused for these)", ""]
+        out += [f"- {code(c['rule_id'])} {md(c['title'])} on {md(c['host'])} ({md(c['severity'])}): {md(c['summary'])}"
+                for c in verdict["compliance"]]
     if verdict["symptoms"]:
         out += ["", "**Symptoms**", ""]
         out += [f"- {code(s['rule_id'])} {md(s['title'])} on {md(s['host'])}" for s in verdict["symptoms"]]

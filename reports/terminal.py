@@ -31,8 +31,14 @@ def summary(analysis: Analysis, outputs: dict[str, str] | None = None) -> str:
         lines.append(f"  root cause: {top.rule_id} {top.title} on {top.host or 'the bundle'} "
                      f"(confidence {top.confidence:.0%})")
         lines.append(f"    {top.summary}")
+    elif (analysis.verdict or {}).get("state") == "inconclusive":
+        lines.append("  root cause: none found; not enough collected to rule one out. Collect next:")
+        lines.extend(f"    - {c}" for c in analysis.verdict.get("collect") or [])
     else:
         lines.append("  root cause: none found")
+    compliance = [f for f in detected if f.kind == "compliance"]
+    for f in compliance:
+        lines.append(f"  compliance: {f.rule_id} {f.title} on {f.host or 'the bundle'} ({f.severity})")
     for label, path in (outputs or {}).items():
         lines.append(f"  {label}: {path}")
     return "\n".join(lines)

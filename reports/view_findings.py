@@ -22,7 +22,7 @@ def _finding_for(analysis: Analysis, rule_id: str, host: Optional[str]) -> Optio
 
 def _finding_order(f: Finding) -> tuple:
     state = {"detected": 0, "not_checked": 1, "not_detected": 2}.get(f.state, 3)
-    kind = {"cause": 0, "symptom": 1, "info": 2}.get(f.kind, 3)
+    kind = {"cause": 0, "symptom": 1, "compliance": 2, "info": 3}.get(f.kind, 4)
     sev = -severity_rank(f.severity) if f.severity in SEVERITIES else 0
     return (state, kind, sev, f.rule_id, f.host or "")
 
@@ -47,8 +47,16 @@ def verdict_view(analysis: Analysis) -> dict:
                  "severity": text(f.severity), "summary": text(f.summary), "explains": [text(x) for x in f.explains]}
                 for f in sorted(detected, key=_finding_order) if f.kind == "symptom"]
     not_checked = sum(1 for f in analysis.findings if f.state == "not_checked")
+    compliance = [{"rule_id": text(f.rule_id), "host": text(f.host) or "the bundle", "title": text(f.title),
+                   "severity": text(f.severity), "summary": text(f.summary),
+                   "remediation": [text(s) for s in f.remediation], "history": text(f.history)}
+                  for f in sorted(detected, key=_finding_order) if f.kind == "compliance"]
+    conclusion = analysis.verdict or {}
     return {"top": causes[0] if causes else None, "others": causes[1:], "symptoms": symptoms,
-            "not_checked": not_checked, "detected": len(detected)}
+            "not_checked": not_checked, "detected": len(detected), "compliance": compliance,
+            "state": text(conclusion.get("state") or ("cause" if causes else "healthy")),
+            "state_summary": text(conclusion.get("summary") or ""),
+            "collect": [text(c) for c in conclusion.get("collect") or []]}
 
 
 def ticket_text(analysis: Analysis, verdict: dict, findings: list[dict]) -> str:
@@ -56,7 +64,9 @@ def ticket_text(analysis: Analysis, verdict: dict, findings: list[dict]) -> str:
     lines = [f"RDS licensing analysis (rdsla), as of {fmt_time(analysis.as_of)} ({analysis.as_of_origin})"]
     top = verdict["top"]
     if top is None:
-        lines.append("Root cause: none found.")
+        lines.append("Root cause: none found." + (" Not enough collected to rule one out; collect next:"
+                                                  if verdict.get("state") == "inconclusive" else ""))
+        lines.extend(f"  - {c}" for c in verdict.get("collect") or [])
     else:
         lines.append(f"Root cause: {top['rule_id']} {top['title']} on {top['host']} "
                      f"(confidence {top['confidence']}%, {top['confidence_word']})")
@@ -80,6 +90,8 @@ def ticket_text(analysis: Analysis, verdict: dict, findings: list[dict]) -> str:
         lines.append(f"Also: {other['rule_id']} {other['title']} on {other['host']} ({other['confidence']}%)")
     for s in verdict["symptoms"]:
         lines.append(f"Symptom: {s['rule_id']} {s['title']} on {s['host']}")
+    for c in verdict.get("compliance") or []:
+        lines.append(f"Compliance: {c['rule_id']} {c['title']} on {c['host']} ({c['severity']})")
     return "\n".join(lines)
 
 
@@ -109,7 +121,7 @@ def findings_view(analysis: Analysis, index: EventIndex) -> list[dict]:
             "kind": text(f.kind), "title": text(f.title), "host": text(f.host) or "the bundle",
             "summary": text(f.summary), "remediation": [text(s) for s in f.remediation],
             "collect": [text(s) for s in f.collect], "related_hosts": [text(h) for h in f.related_hosts],
-            "explains": [text(x) for x in f.explains],
+            "explains": [text(x) for x in f.explains], "history": text(f.history),
             "evidence": evidence_groups(f, analysis, index) if f.state == "detected" or f.evidence else [],
         })
     return out

@@ -285,12 +285,12 @@ class Context:
         name = host.name if isinstance(host, HostProfile) else str(host)
         return [coverage.collect_line(name, i) for i in items]
 
-    def not_collected(self, host, *items: str, summary: str = "") -> Finding:
+    def not_collected(self, host, *items: str, summary: str = "", history: str = "") -> Finding:
         """``not checked``: the input of this check was not collected from ``host``; the
         collect-next list names the host and the command for each missing item."""
         name = host.name if isinstance(host, HostProfile) else str(host)
         labels = ", ".join(coverage.BY_ID[i].label for i in items)
-        f = self._finding("not_checked", collect=self.collect_next(name, *items),
+        f = self._finding("not_checked", collect=self.collect_next(name, *items), history=history,
                           summary=summary or f"Not checked: {labels} of {name} not collected.")
         return f
 
@@ -359,15 +359,19 @@ class Context:
         kw.setdefault("host", self.host.name if self.host else None)
         kw.setdefault("severity", self.meta.severity)
         kw.setdefault("kind", self.meta.kind)
+        if not kw.get("history"):       # what the check called history (history_line), on every finding of it
+            kw["history"] = getattr(self, "_history", "")
         return Finding(rule_id=self.meta.id, state=state, title=self.meta.title, **kw)
 
     def detected(self, summary: str, evidence: list[Evidence], *, host: Optional[str] = None,
                  related_hosts: Iterable[str] = (), remediation: Optional[list[str]] = None,
-                 kind: Optional[str] = None, severity: Optional[str] = None) -> Finding:
+                 kind: Optional[str] = None, severity: Optional[str] = None, history: str = "") -> Finding:
         """A detected finding. ``kind``/``severity`` override the rule's own where one check
         tells several things apart (a cause with impact, the same state as ``compliance`` or
         ``info`` without it)."""
         kw = {} if host is None else {"host": host}
+        if history:
+            kw["history"] = history
         if kind is not None:
             kw["kind"] = kind
         if severity is not None:
@@ -380,8 +384,19 @@ class Context:
         return self._finding("detected", summary=summary, evidence=list(evidence), related_hosts=related,
                              remediation=list(steps), **kw)
 
-    def not_detected(self, summary: str = "") -> Finding:
-        return self._finding("not_detected", summary=summary)
+    def not_detected(self, summary: str = "", history: str = "") -> Finding:
+        return self._finding("not_detected", summary=summary, history=history)
+
+    def history_line(self, events: pd.DataFrame) -> str:
+        """'1131/50283 x6, 2024-09-26 .. 2024-09-26 (older than ...: history)' for events before the
+        current window; the findings this check returns carry it as their ``history`` line."""
+        if not len(events):
+            return ""
+        from rdsla.rules.helpers import id_list
+        line = (f"{id_list(events)}, {events['time'].min():%Y-%m-%d} .. {events['time'].max():%Y-%m-%d} "
+                f"(older than the {self.window.days} days before collection: history, not today's cause)")
+        self._history = "; ".join(x for x in (getattr(self, "_history", ""), line) if x)
+        return line
 
     def not_checked(self, *needs: str, summary: str = "") -> Finding:
         collect = [COLLECT[n] for n in needs]

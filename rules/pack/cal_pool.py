@@ -89,8 +89,24 @@ def no_usable_cals(ctx):
             f"Whether {h.name} has {need} CALs left is unknown: its key-pack export gives no TotalLicenses or "
             f"AvailableLicenses for {len(good)} usable pack(s) ({_pack_ids(good)})."))]
     out = []
-    device = [x for x in short if x[1] != "per_user"]
+    device = [x for x in short if x[1] == "per_device"]
     user = [x for x in short if x[1] == "per_user"]
+    unknown = [x for x in short if x[1] is None]
+    if unknown:
+        # the licensing mode of the session hosts is unknown: only the license server's own events
+        # tell which type is missing ("... of the type Per User CAL")
+        texts = " ".join(" ".join(str(v) for v in (d or {}).values()) for d in ev["data"]).lower() if len(ev) else ""
+        if "per user" in texts and "per device" not in texts:
+            user += unknown
+        elif len(ev):
+            device += unknown
+        elif not device and not user:
+            who = [c for c, *_ in unknown if c is not None] or ctx.clients_of(h.name)
+            if who:
+                return [ctx.not_collected(who[0], "key.terminal_server", "key.policy", summary=(
+                    f"Whether {h.name}'s CALs suit its session hosts is unknown: their licensing mode was not "
+                    f"collected, and {h.name} logged no 21/22."))]
+            return [ctx.not_detected()]
     if device:
         out.append(_per_device_finding(ctx, h, device, ev, perm, kp))
     if user:
@@ -248,7 +264,8 @@ def temporary_expired(ctx):
         return [ctx.not_detected()]
     evidence = events_evidence(ev, "temporary license expired")
     evidence += [issued_evidence(r, "temporary CAL expired, device came back") for _, r in came_back[:5]]
-    ls_names = list(dict.fromkeys([n for n, _ in came_back] + ctx.servers_of(h)))
+    ls_names = list(dict.fromkeys([n for n, _ in came_back] + ctx.servers_of(h)
+                                  + [ls.name for ls in lss if ls.roles or ls.artifacts]))
     bits = ([id_list(ev)] if len(ev) else []) + ([f"{len(came_back)} device(s) issued again after their temporary CAL "
                                                   f"expired"] if came_back else [])
     # the fix (activate / add per-device CALs) is applied on the license server

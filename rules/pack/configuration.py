@@ -43,17 +43,16 @@ def no_license_server(ctx):
     all_ev = ctx.events(h.name, "rcm", [1130])
     ev, old = ctx.current(all_ev), ctx.history(all_ev)
     servers = ctx.servers_of(h)
-    history = f" Older 1130/50282 events ({len(old)}, last on {old['time'].max():%Y-%m-%d}) are history." \
-        if len(old) else ""
+    history = ctx.history_line(old)
     if servers:
         return [ctx.not_detected(f"{h.name} uses license server(s) {', '.join(servers)} "
-                                 f"(from {_origin(h.license_servers)}).{history}")]
+                                 f"(from {_origin(h.license_servers)}).")]
     missing = _missing(ctx, h, "key.policy", "key.termservice")
     if not len(ev) and missing:
         return [ctx.not_collected(h, *missing, summary=(
             f"Whether {h.name} has a license server specified is unknown: "
             + " and ".join(BY_ID[i].label for i in missing) + " not collected (a value of a key that was not "
-            f"collected is unknown, not absent).{history}"))]
+            f"collected is unknown, not absent)."))]
     evidence = []
     if not missing:
         empty = [c for c in h.license_server_candidates if not servers_of(c.value)]
@@ -69,7 +68,7 @@ def no_license_server(ctx):
         parts.append(f"it logged {id_list(ev)} in the {ctx.window.days} days before collection")
     if not missing:
         parts.append("neither Group Policy (LicenseServers) nor the deployment (SpecifiedLicenseServers) names one")
-    return [ctx.detected(f"{h.name} has no license server specified: " + " and ".join(parts) + f".{history}",
+    return [ctx.detected(f"{h.name} has no license server specified: " + " and ".join(parts) + f".",
                          evidence)]
 
 
@@ -85,20 +84,19 @@ def mode_not_configured(ctx):
     h = ctx.host
     all_ev = ctx.events(h.name, "rcm", [1068, 1069])
     ev, old = ctx.current(all_ev), ctx.history(all_ev)
-    history = f" Older 1068/1069 events ({len(old)}, last on {old['time'].max():%Y-%m-%d}) are history." \
-        if len(old) else ""
+    history = ctx.history_line(old)
     configured = [c for c in h.licensing_mode_candidates if _mode(c) in CONFIGURED_MODES]
     if configured:
         # a policy can only choose a mode: a configured value anywhere is in effect or overridden by another one
         mode = _mode(h.licensing_mode) if _mode(h.licensing_mode) in CONFIGURED_MODES else _mode(configured[0])
         return [ctx.not_detected(f"{h.name} licensing mode is {LICENSING_MODES[mode]} "
                                  f"(from {_origin(h.licensing_mode if _mode(h.licensing_mode) == mode else configured[0])})."
-                                 f"{history}")]
+                                 f"")]
     missing = _missing(ctx, h, "key.policy", "key.terminal_server")
     if not len(ev) and missing:
         return [ctx.not_collected(h, *missing, summary=(
             f"Whether the licensing mode of {h.name} is configured is unknown: "
-            + " and ".join(BY_ID[i].label for i in missing) + f" not collected.{history}"))]
+            + " and ".join(BY_ID[i].label for i in missing) + f" not collected."))]
     mode = _mode(h.licensing_mode)
     evidence = events_evidence(ev, "licensing mode not configured")
     if h.licensing_mode is not None:
@@ -111,7 +109,7 @@ def mode_not_configured(ctx):
     else:
         state = f"is {mode} ({LICENSING_MODES.get(mode, 'unknown')}), not Per User (4) or Per Device (2)"
     extra = f"; it logged {id_list(ev)}" if len(ev) else ""
-    return [ctx.detected(f"The licensing mode of {h.name} {state}{extra}.{history}", evidence)]
+    return [ctx.detected(f"The licensing mode of {h.name} {state}{extra}.", evidence)]
 
 
 def _mode(fact):

@@ -98,8 +98,7 @@ def grace_expired(ctx):
     ev, old = ctx.current(all_ev), ctx.history(all_ev)
     gp = h.grace_period
     reported = int(gp.days_left_reported.value) if gp.days_left_reported is not None else None
-    history = (f" Older expiry events ({id_list(old)}, last on {old['time'].max():%Y-%m-%d}) are history, "
-               f"not today's state.") if len(old) else ""
+    history = ctx.history_line(old)
     if len(ev):
         evidence = events_evidence(ev, "grace period expired")
         if reported == 0:
@@ -108,29 +107,29 @@ def grace_expired(ctx):
                              f"{ctx.window.days} days before collection); connections are refused until a license "
                              f"server issues CALs.", evidence, related_hosts=ctx.servers_of(h))]
     if reported is not None and reported > 0:
-        return [ctx.not_detected(f"{h.name} reports {reported} grace day(s) left.{history}")]
+        return [ctx.not_detected(f"{h.name} reports {reported} grace day(s) left.")]
     if reported == 0:
         # 0 is also the value of every licensed host: Windows sets it once a license server is
         # configured (RDS_LICENSING.md 0a). Expired only without a working license server.
         working = working_ls(ctx, h)
         if working is True:
             return [ctx.not_detected(f"{h.name} reports 0 grace days left, the value Windows keeps once a license "
-                                     f"server is configured; it has one and holds its certificate.{history}")]
+                                     f"server is configured; it has one and holds its certificate.")]
         if working is None:
             return [ctx.not_collected(h, "key.terminal_server", "key.policy", "key.termservice", summary=(
                 f"{h.name} reports 0 grace days left, which is normal on a licensed host; whether it has a working "
-                f"license server (configured, certificate under RCM) was not collected.{history}"))]
+                f"license server (configured, certificate under RCM) was not collected."))]
         conf, cert = ls_configured(ctx, h), certificate_present(ctx, h)
         why = "no license server is configured" if conf is False else \
             "it holds no license-server certificate (X509 Certificate under RCM): it never got licenses from one"
         evidence = fact_evidence(gp.days_left_reported, note="grace days left: 0")
         if cert is False:
             evidence += fact_evidence(h.licensing_certificate, note="no X509 Certificate value")
-        return [ctx.detected(f"The licensing grace period of {h.name} has expired: 0 days left and {why}.{history}",
+        return [ctx.detected(f"The licensing grace period of {h.name} has expired: 0 days left and {why}.",
                              evidence, related_hosts=ctx.servers_of(h))]
     if not ctx.licensing_log_collected(h):
         return [ctx.not_collected(h, "log.system", "log.rcm_admin", "export.grace_period")]
-    return [ctx.not_detected(history.strip())]
+    return [ctx.not_detected(history=history)]
 
 
 @rule(RuleMeta(

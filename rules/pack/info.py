@@ -24,16 +24,16 @@ def sh_errors(ctx):
     h = ctx.host
     all_ev = ctx.events(h.name, "rcm", SH_ERRORS)
     ev, old = ctx.current(all_ev), ctx.history(all_ev)
-    history = f" Older: {id_list(old)}, last on {old['time'].max():%Y-%m-%d} (history)." if len(old) else ""
+    history = ctx.history_line(old)
     if not len(ev):
         if not ctx.has_events(h.name):
             return [ctx.not_collected(h, "log.system", "log.rcm_admin")]
-        return [ctx.not_detected(history.strip())]
+        return [ctx.not_detected(history=history)]
     evidence = []
     for _, grp in ev.groupby("_legacy"):
         evidence += events_evidence(grp, "licensing event", n=2)
     return [ctx.detected(f"{h.name} logged {len(ev)} licensing event(s) in the {ctx.window.days} days before "
-                         f"collection: {id_list(ev)}.{history}", evidence, related_hosts=ctx.servers_of(h))]
+                         f"collection: {id_list(ev)}.", evidence, related_hosts=ctx.servers_of(h))]
 
 
 @rule(RuleMeta(

@@ -73,19 +73,19 @@ def not_in_tsls(ctx):
     ev, old = ctx.current(all_ev), ctx.history(all_ev)
     member = h.license_server.in_tsls_group
     proven = member is not None and member.value is not None
-    history = f" Older 4105 events ({len(old)}) are history." if len(old) else ""
+    history = ctx.history_line(old)
     if proven and member.value is False:
         evidence = fact_evidence(member, note="not in Terminal Server License Servers") + \
             events_evidence(ev, "cannot update license attributes in AD")
         bits = ["the membership export does not list it"] + ([id_list(ev)] if len(ev) else [])
         return [ctx.detected(f"License server {h.name} is not in the Terminal Server License Servers group "
                              f"({'; '.join(bits)}): it cannot record Per User CAL usage in Active Directory. Logons "
-                             f"are not refused for it; Per User usage goes unreported.{history}", evidence)]
+                             f"are not refused for it; Per User usage goes unreported.", evidence)]
     if not len(ev):
         if not ctx.has_events(h.name):
             return _ls_missing(ctx, "license_server.events")
         note = f"{h.name} is a member of Terminal Server License Servers." if proven else ""
-        return [ctx.not_detected((note + history).strip())]
+        return [ctx.not_detected(note, history=history)]
     evidence = events_evidence(ev, "cannot update license attributes in AD")
     users = [str(next(iter((d or {}).values()), "")) for d in ev["data"]] if "data" in ev else []
     users = list(dict.fromkeys(u for u in users if u))[:5]
@@ -94,13 +94,13 @@ def not_in_tsls(ctx):
         return [ctx.detected(f"License server {h.name} is in Terminal Server License Servers but logged {id_list(ev)} "
                              f"for {', '.join(users) or 'some users'}: those user objects lack the permission "
                              f"(SELF 'Read and Write Terminal Server license server', or protected accounts). Their "
-                             f"Per User CALs go unreported; logons succeed.{history}", evidence, severity="info",
+                             f"Per User CALs go unreported; logons succeed.", evidence, severity="info",
                              remediation=["Grant SELF 'Read and Write Terminal Server license server' on the "
                                           "users' OU (KB 4547091); protected accounts (adminSDHolder) keep "
                                           "reverting it."])]
     f = ctx.detected(f"License server {h.name} logged {id_list(ev)}: it cannot record Per User CAL usage in Active "
                      f"Directory. Whether it is outside Terminal Server License Servers or the users' objects lack "
-                     f"permission is unknown: no membership export was collected.{history}", evidence)
+                     f"permission is unknown: no membership export was collected.", evidence)
     f.collect = ctx.collect_next(h, "export.tsls_membership")
     return [f]
 

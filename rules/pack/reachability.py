@@ -25,22 +25,21 @@ def unreachable(ctx):
     ev, old = ctx.current(all_ev), ctx.history(all_ev)
     status = h.connectivity_status.value if h.connectivity_status else None
     bad = status is not None and str(status).upper() == "NOT_CONNECTABLE"
-    history = (f" Older {id_list(old)} (last on {old['time'].max():%Y-%m-%d}) are history, not today's cause."
-               if len(old) else "")
+    history = ctx.history_line(old)
     if not len(ev) and not bad:
         if not ctx.licensing_log_collected(h) and status is None:
             return [ctx.not_collected(h, "log.system", "log.rcm_admin", summary=(
-                f"Not checked for {h.name}: the log its licensing events go to was not collected.{history}"))]
-        return [ctx.not_detected(history.strip())]
+                f"Not checked for {h.name}: the log its licensing events go to was not collected."))]
+        return [ctx.not_detected(history=history)]
     success = ctx.success_after(h, ev["time"].max()) if len(ev) and not bad else []
     live = [f for f in h.ls_available if isinstance(f.value, dict) and f.value.get("available") is True
             and f.value.get("issuing_cals") is not False]
     if live and not bad:
         return [ctx.not_detected(f"{h.name} logged {id_list(ev)}, but at collection {', '.join(str(f.value.get('server')) for f in live)} "
-                                 f"answered as available and issuing CALs (FindLicenseServers).{history}")]
+                                 f"answered as available and issuing CALs (FindLicenseServers).")]
     if success:
         return [ctx.not_detected(f"{h.name} logged {id_list(ev)} until {ev['time'].max():%Y-%m-%d %H:%M}, but "
-                                 f"licensing worked after that ({success[0].note}): recovered.{history}")]
+                                 f"licensing worked after that ({success[0].note}): recovered.")]
     evidence = events_evidence(ev, "could not contact the license server")
     if bad:
         evidence += fact_evidence(h.connectivity_status, note="GetTStoLSConnectivityStatus")
@@ -65,7 +64,7 @@ def unreachable(ctx):
             evidence += fact_evidence(f, note="IsLSAvailable: False")
     target = ", ".join(servers) if servers else "its license server"
     return [ctx.detected(f"{h.name} could not contact {target} ({'; '.join(bits)}) in the {ctx.window.days} days "
-                         f"before collection, with no successful licensing since.{history}", evidence,
+                         f"before collection, with no successful licensing since.", evidence,
                          related_hosts=servers)]
 
 

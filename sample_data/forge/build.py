@@ -103,7 +103,8 @@ def session_events(m: Machine, rng: random.Random) -> list:
             when = day + timedelta(hours=rng.random() * 10)
             if day <= when < end:
                 user = f"{user_domain}\\user{rng.randrange(0, 40):03d}"
-                out += session_logon(when, m.fqdn, user, session, f"10.0.1.{rng.randrange(20, 240)}")
+                out += session_logon(when, m.fqdn, user, session, f"10.0.1.{rng.randrange(20, 240)}",
+                                     m.disconnect_after)
                 session += 1
         day += timedelta(days=1)
     if m.build >= MANIFEST_FROM_BUILD:       # RCM/Admin of a busy 2019+ host (not licensing)

@@ -22,6 +22,9 @@ OS_NAMES = {"2008R2": "Windows Server 2008 R2 Standard", "2012": "Windows Server
 OS_NT_VERSION = {"2008R2": "6.1", "2012": "6.2", "2012R2": "6.3"}
 GRACE_VALUE = "L$RTMTIMEBOMB_1320153D-8DA3-4e8e-B27B-0D888223A588"
 PER_DEVICE, PER_USER, NOT_CONFIGURED = 2, 4, 5
+# The update build revision of the cumulative update of 12 November 2024 (collection month of the
+# samples): 2016 KB5046612, 2019 KB5046615, 2022 KB5046616, 2025 KB5046617
+UBR_NOVEMBER_2024 = {14393: 7515, 17763: 6532, 20348: 2849, 26100: 2314}
 
 
 @dataclass
@@ -48,6 +51,8 @@ class Machine:
     # weeks, none after ``logons_until`` (when licensing started refusing connections)
     logons_per_day: int = 6
     logons_until: Optional[datetime] = None
+    disconnect_after: Optional[timedelta] = None   # each session dropped this long after logon (LSM 24)
+    ubr: Optional[int] = None                 # CurrentVersion\UBR (default: the November 2024 update of the build)
     last_boot: Optional[datetime] = None      # EventLog 6009/6005 (default: a week before collection)
 
     @property
@@ -146,7 +151,7 @@ def software_tree(m: Machine) -> RegKey:
     cv.set("CurrentBuild", REG_SZ, str(m.build)).set("CurrentBuildNumber", REG_SZ, str(m.build))
     if m.build >= 10240:
         cv.set("CurrentMajorVersionNumber", REG_DWORD, 10).set("CurrentMinorVersionNumber", REG_DWORD, 0)
-        cv.set("UBR", REG_DWORD, 5011)
+        cv.set("UBR", REG_DWORD, m.ubr if m.ubr is not None else UBR_NOVEMBER_2024.get(m.build, 5011))
     cv.set("InstallDate", REG_DWORD, int(t0.timestamp())).set("InstallTime", REG_QWORD,
                                                               int((t0.timestamp() + 11644473600) * 10_000_000))
     cv.set("RegisteredOwner", REG_SZ, "Contoso IT" if m.domain else "Administrator")

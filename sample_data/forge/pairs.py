@@ -34,7 +34,7 @@ from typing import Callable
 
 from rdsla.sample_data.forge import build
 from rdsla.sample_data.forge.exports import IssuedLicense, KeyPack, builtin_pack
-from rdsla.sample_data.forge.machine import PER_DEVICE, Machine
+from rdsla.sample_data.forge.machine import Machine
 from rdsla.sample_data.forge.scenarios import (COLLECTED, DOMAIN, LS, LicenseServerState, Scenario, days, every,
                                                gpo_overrides_deployment, license_server_unreachable)
 from rdsla.sample_data.forge.windows_events import licensing_event, service_state_event

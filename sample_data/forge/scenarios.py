@@ -292,13 +292,33 @@ def license_server_too_old() -> Scenario:
 
 
 def per_user_in_workgroup() -> Scenario:
+    # Server 2019 and later drop a Per User session in a workgroup some 60 minutes after logon
     rdsh = machine("RDSH01", "2019", {SH}, installed_days_ago=90, domain=None, policy_mode=PER_USER,
-                   policy_servers=["LS01"], certificate=True, grace_start=COLLECTED - days(90), registry_form="reg")
+                   policy_servers=["LS01"], certificate=True, grace_start=COLLECTED - days(90), registry_form="reg",
+                   disconnect_after=timedelta(minutes=60, seconds=7))
     ls = machine("LS01", "2019", {LS}, domain=None, noise=400, registry_form="reg")
     ls_healthy_log(ls)
     state = LicenseServerState(packs=[builtin_pack(), KeyPack(3, "2019", "per_user", 20, 0)])
-    return Scenario("per-user-in-workgroup", "workgroup servers licensed Per User: not permitted (seed article)",
+    return Scenario("per-user-in-workgroup", "workgroup servers licensed Per User: not permitted (seed article); "
+                    "sessions dropped 60 minutes after logon",
                     [rdsh, ls], {"LS01": state}, ["RDSLIC-010"], "RDSH01")
+
+
+def workgroup_auth_enforced() -> Scenario:
+    """Workgroup session host, license server on another machine patched past July 2024 (UBR 6532
+    >= 6054), no DisableWorkgroupAuthEnforcement: every request is refused (CVE-2024-38099)."""
+    rdsh = machine("RDSH01", "2019", {SH}, installed_days_ago=500, domain=None, policy_mode=PER_DEVICE,
+                   policy_servers=["LS01"], certificate=True, grace_start=COLLECTED - days(500), registry_form="reg")
+    patched = COLLECTED - days(11)
+    rdsh.logons_until = patched
+    repeated(rdsh, 1131, patched + timedelta(hours=3), timedelta(hours=2), ["LS01"])
+    ls = machine("LS01", "2019", {LS}, domain=None, noise=400, registry_form="reg")
+    ls_healthy_log(ls)
+    state = LicenseServerState(packs=[builtin_pack(), KeyPack(3, "2019", "per_device", 30, 18)],
+                               issued=_per_device_issued("RDSH01", 18, 3, days_ago=200))
+    return Scenario("workgroup-auth-enforced", "workgroup session host refused by its license server since that "
+                    "server got the July 2024 update (CVE-2024-38099)", [rdsh, ls], {"LS01": state}, ["RDSLIC-011"],
+                    "RDSH01", alt_hosts=["LS01"], symptoms=["RDSLIC-103"], zipped=True)
 
 
 def ls_not_in_tsls_group() -> Scenario:
@@ -483,6 +503,7 @@ SCENARIOS: list[Callable[[], Scenario]] = [
     healthy_per_user_domain, no_license_server_grace_expired, licensing_mode_not_configured, gpo_overrides_deployment,
     license_server_unreachable, license_server_not_activated, cals_exhausted, cal_type_mismatch, cals_too_old_for_host,
     license_server_too_old, per_user_in_workgroup, ls_not_in_tsls_group, corrupt_rdsh_certificate, gpo_only_single_server,
+    workgroup_auth_enforced,
 ]
 HEALTHY_TRAPS: list[Callable[[], Scenario]] = [
     healthy_days_left_zero, healthy_per_user_pool_full, healthy_gpo_without_policy_export, healthy_system_hive_only,

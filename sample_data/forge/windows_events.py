@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
+from typing import Optional
 
 from rdsla.sample_data.forge.evtx_writer import EventRecord
 
@@ -81,10 +82,12 @@ def ls_event(event_id: int, when: datetime, computer: str, level: int, params: l
                            channel=LIC_OPERATIONAL if event_id in LS_OPERATIONAL_IDS else "System")
 
 
-def session_logon(when: datetime, computer: str, user: str, session: int, address: str) -> list[EventRecord]:
+def session_logon(when: datetime, computer: str, user: str, session: int, address: str,
+                  disconnect_after: Optional[timedelta] = None) -> list[EventRecord]:
     """A Remote Desktop connection that got in: RCM 1149 "User authentication succeeded" (RCM/
     Operational), LSM 21 "Session logon succeeded" and, later, LSM 23 "Session logoff succeeded"
-    (LocalSessionManager/Operational). User data as the manifests name it (EventXML, Event_NS)."""
+    (LocalSessionManager/Operational) or, with ``disconnect_after``, LSM 24 "Session has been
+    disconnected" that long after the logon. User data as the manifests name it (EventXML, Event_NS)."""
     domain, _, name = user.rpartition("\\")
     return [
         EventRecord(provider=RCM, provider_guid=RCM_GUID, event_id=1149, time=when, channel=RCM_OPERATIONAL,
@@ -98,7 +101,12 @@ def session_logon(when: datetime, computer: str, user: str, session: int, addres
         EventRecord(provider=LSM, provider_guid=LSM_GUID, event_id=23, time=when + timedelta(hours=3, minutes=session),
                     channel=LSM_OPERATIONAL, computer=computer, level=4, keywords=0x1000000000000000,
                     process_id=988, thread_id=4420, user_sid=SYSTEM_SID,
-                    user_data=("EventXML", "Event_NS", {"User": user, "SessionID": str(session)})),
+                    user_data=("EventXML", "Event_NS", {"User": user, "SessionID": str(session)}))
+        if disconnect_after is None else
+        EventRecord(provider=LSM, provider_guid=LSM_GUID, event_id=24, time=when + disconnect_after,
+                    channel=LSM_OPERATIONAL, computer=computer, level=4, keywords=0x1000000000000000,
+                    process_id=988, thread_id=4420, user_sid=SYSTEM_SID,
+                    user_data=("EventXML", "Event_NS", {"User": user, "SessionID": str(session), "Address": address})),
     ]
 
 

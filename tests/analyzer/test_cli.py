@@ -77,8 +77,10 @@ def test_analyze_writes_outputs_and_refuses_input_folder(bundle, tmp_path, capsy
     code = main(["analyze", str(bundle), "--format", "html,json,md", "--out-dir", str(out), "--quiet"])
     assert code in (0, 1)
     doc = json.loads((out / "findings.json").read_text())
-    assert doc["schema"] == "rdsla.findings/1"
-    assert {"as_of", "hosts", "root_causes", "findings", "artifacts"} <= set(doc)
+    assert doc["schema"] == "rdsla.findings/2"
+    assert {"as_of", "hosts", "verdict", "root_causes", "compliance", "findings", "artifacts"} <= set(doc)
+    assert doc["verdict"]["state"] in ("cause", "healthy", "inconclusive")
+    assert all("history" in f for f in doc["findings"])
     assert (out / "report.html").stat().st_size > 0 and (out / "summary.md").stat().st_size > 0
     before = sorted(p.name for p in bundle.iterdir())
     assert main(["analyze", str(bundle), "-o", str(bundle / "report.html")]) == 2

@@ -137,3 +137,40 @@ def test_rule_relations_come_from_rule_metadata():
         assert all(general in metas[b].outranks for b in better)
     assert not_blocking == {m.id for m in metas.values() if m.kind == "cause" and not m.blocks_licensing}
     assert blocking_only == {"RDSLIC-101", "RDSLIC-102"}
+
+
+def test_confidence_is_monotone_in_the_evidence():
+    """Adding evidence never lowers the score or the confidence (issue 18 item 4)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    frames = st.sampled_from(["events", "registry", "keypacks", "issued", "artifacts"])
+    hosts = st.sampled_from(["RDSH01", "LS01", "RDSH02", None])
+    ev = st.builds(lambda fr, h, i: Evidence(fr, "s", {"row": i}, {"host": h} if h else {}), frames, hosts,
+                   st.integers(0, 50))
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(ev, max_size=8), st.lists(ev, min_size=1, max_size=4), st.integers(0, 3), st.integers(0, 3))
+    def check(base, extra, n1, n2):
+        a = Finding("RDSLIC-004", "detected", "error", "cause", "t", host="H", evidence=base)
+        b = Finding("RDSLIC-004", "detected", "error", "cause", "t", host="H", evidence=base + extra)
+        assert score(b, max(n1, n2)) >= score(a, min(n1, n2))
+        assert confidence(score(b, max(n1, n2))) >= confidence(score(a, min(n1, n2)))
+        assert 0 <= confidence(score(b)) <= 0.97
+
+    check()
+
+
+def test_inconclusive_when_the_inputs_that_matter_were_not_collected():
+    from rdsla.analyzer.verdict import conclude
+    from rdsla.core.coverage import Coverage, LogSpan
+    sh, ls = session_host(), license_server()
+    a = analyse(make_analysis([sh, ls], keypacks=[keypack()]))
+    assert conclude(a)["state"] == "healthy"
+    sh.coverage = Coverage(hives={"HKLM\\SYSTEM": ["s"]}, logs={
+        "Microsoft-Windows-TerminalServices-RemoteConnectionManager/Admin": LogSpan("x", None, None, 3)})
+    verdict = conclude(analyse(make_analysis([sh, ls], keypacks=[keypack()])))
+    assert verdict["state"] == "inconclusive" and "not enough collected" in verdict["summary"]
+    assert [c.split(":")[0] for c in verdict["collect"]] == ["RDSH01"] and "SOFTWARE" in verdict["collect"][0]
+    cause = analyse(make_analysis([session_host(servers=None), ls], events=[event("RDSH01", 1130, days_ago=1)]))
+    assert conclude(cause)["state"] == "cause"

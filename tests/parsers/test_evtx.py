@@ -20,9 +20,11 @@ def test_scm_events_about_rd_services_are_kept_and_everything_is_counted(realdat
     res = parse(src(real(realdata, "python-evtx_system.evtx")), ParseOptions())
     ev = res.frames["events"]
     assert res.status == "ok" and res.records_read == 1601 and res.records_lost == 0
-    # only the 7036 events about Remote Desktop Services (TermService), not the redirector, and
+    # only the 7036 events about Remote Desktop Services (TermService), not the redirector,
     # EventLog 6009 at each boot (the OS build the host profile reads when no SOFTWARE hive came)
-    assert set(ev["event_id"]) == {7036, 6009}
+    # and TermDD 50 (an RDP protocol-stream error, RDSLIC-014's corroboration)
+    assert set(ev["event_id"]) == {7036, 6009, 50}
+    assert set(ev.loc[ev["event_id"] == 50, "provider"]) == {"TermDD"}
     scm, boot = ev[ev["event_id"] == 7036], ev[ev["event_id"] == 6009]
     assert set(scm["provider"]) == {"Service Control Manager"} and set(boot["provider"]) == {"EventLog"}
     assert all(d["param1"] == "Remote Desktop Services" for d in scm["data"])
@@ -174,4 +176,5 @@ def test_a_damaged_mta_companion_does_not_cost_the_log(realdata, tmp_path):
     res = parse(source, ParseOptions())
     assert res.status == "ok" and len(res.frames["events"]) > 0
     messages = res.frames["events"]["message"]
-    assert (messages.str.startswith("The Remote Desktop Services") | messages.str.startswith("Microsoft (R) Windows")).all()
+    assert (messages.str.startswith("The Remote Desktop Services") | messages.str.startswith("Microsoft (R) Windows")
+            | messages.str.startswith("The RDP protocol component")).all()

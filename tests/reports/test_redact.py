@@ -73,7 +73,6 @@ def _split(name: str) -> set[str]:
 
 def scenario_names(s) -> set[str]:
     """What the forge put into the bundle that names the customer."""
-    from rdsla.sample_data.forge.exports import CAL_VERSION_ID  # noqa: F401 (the forge module is importable)
     names: set[str] = set()
     for m in s.machines:
         names |= _split(m.name)

@@ -67,7 +67,7 @@ def test_101_old_expiry_events_are_history():
     sh = _cert(session_host())
     a = make_analysis([sh, license_server()], events=[event("RDSH01", 1128, manifest=True, days_ago=40)])
     f = findings("RDSLIC-101", a, host="RDSH01")
-    assert [x.state for x in f] == ["not_detected"] and "history" in f[0].summary
+    assert [x.state for x in f] == ["not_detected"] and "history" in f[0].history and "50280" in f[0].history
     a = make_analysis([sh, license_server()], events=[event("RDSH01", 1128, manifest=True, days_ago=1)])
     assert detected("RDSLIC-101", a)
 
@@ -171,7 +171,8 @@ def test_004_a_patch_reboot_weeks_ago_is_history():
     a = make_analysis([session_host(), license_server()],
                       events=[event("RDSH01", 1131, days_ago=40, data={"param1": "LS01"})])
     f = findings("RDSLIC-004", a, host="RDSH01")
-    assert [x.state for x in f] == ["not_detected"] and "history" in f[0].summary
+    assert [x.state for x in f] == ["not_detected"] and f[0].history.startswith("1131 x1, ")
+    assert f[0].to_dict()["history"] == f[0].history
 
 
 def test_004_current_errors_followed_by_issuance_recovered():
@@ -263,3 +264,117 @@ def test_012_non_membership_only_when_the_export_proves_it():
                             events=[event("LS01", 4105, family="ls", data={"param1": "alice"})])
     f = detected("RDSLIC-012", unknown)
     assert f[0].kind == "compliance" and "unknown" in f[0].summary and "not in the" not in f[0].summary
+
+
+# ------------------------------------------------------------------ 010 workgroup: compliance unless it fails
+
+def _lsm(host, event_id, minutes_ago, session):
+    from tests.rules.test_rules import AS_OF as now
+    return {"host": host, "channel": "Microsoft-Windows-TerminalServices-LocalSessionManager/Operational",
+            "provider": "Microsoft-Windows-TerminalServices-LocalSessionManager", "source_name": None,
+            "event_id": event_id, "legacy_event_id": event_id, "level": 4, "time": now - timedelta(minutes=minutes_ago),
+            "record_id": 50000 + minutes_ago * 10 + event_id, "computer": host,
+            "data": {"User": "RDSH01\\\\u1", "SessionID": str(session), "Address": "10.0.0.9"}, "message": "",
+            "source": f"{host}/LSM.evtx"}
+
+
+def test_010_per_user_in_a_workgroup_without_failures_is_compliance():
+    a = make_analysis([session_host(mode=4, joined=False, domain=None), license_server(joined=False, domain=None)])
+    f = detected("RDSLIC-010", a)
+    assert [(x.kind, x.severity) for x in f] == [("compliance", "error")]
+
+
+def test_010_hourly_disconnects_or_errors_make_it_the_cause():
+    drops = []
+    for i in range(4):
+        start = 2000 - i * 300
+        drops += [_lsm("RDSH01", 21, start, 10 + i), _lsm("RDSH01", 24, start - 60, 10 + i)]
+    a = make_analysis([session_host(mode=4, joined=False, domain=None), license_server(joined=False, domain=None)],
+                      events=drops)
+    f = detected("RDSLIC-010", a)
+    assert [(x.kind, x.severity) for x in f] == [("cause", "error")] and "60 minutes" in f[0].summary
+    errors = make_analysis([session_host(mode=4, joined=False, domain=None), license_server(joined=False, domain=None)],
+                           events=[event("RDSH01", 1128, manifest=True, days_ago=1)])
+    assert [x.kind for x in detected("RDSLIC-010", errors)] == ["cause"]
+
+
+# ------------------------------------------------------------------ 011 CVE-2024-38099 preconditions
+
+def _ls_at(ubr, build=17763, **kw):
+    ls = license_server(joined=False, domain=None, **kw)
+    ls.os_build, ls.os_ubr = report_fact(build, host="LS01"), report_fact(ubr, host="LS01")
+    return ls
+
+
+def test_011_needs_a_license_server_patched_in_july_2024():
+    wg = dict(mode=2, joined=False, domain=None)
+    ev = [event("RDSH01", 1131, manifest=True, data={"param1": "LS01"})]
+    assert detected("RDSLIC-011", make_analysis([session_host(**wg), _ls_at(6054)], events=ev))
+    f = findings("RDSLIC-011", make_analysis([session_host(**wg), _ls_at(5936)], events=ev), host="RDSH01")
+    assert [x.state for x in f] == ["not_detected"] and "RDSLIC-004" in f[0].summary        # June 2024: a plain 1131
+    unknown = license_server(joined=False, domain=None)
+    f = findings("RDSLIC-011", make_analysis([session_host(**wg), unknown], events=ev), host="RDSH01")
+    assert [x.state for x in f] == ["not_checked"] and f[0].collect[0].startswith("LS01: SOFTWARE hive")
+
+
+def test_011_not_on_a_single_server_and_status_8_is_the_best_evidence():
+    wg = dict(mode=2, joined=False, domain=None)
+    own = session_host("RDSH01", servers=("RDSH01",), **wg)
+    own.roles["licensing"] = Fact(True, "registry")
+    own.os_build, own.os_ubr = report_fact(17763, host="RDSH01"), report_fact(6532, host="RDSH01")
+    a = make_analysis([own], events=[event("RDSH01", 1131, manifest=True, data={"param1": "RDSH01"})])
+    assert not detected("RDSLIC-011", a)
+    denied = session_host(status="BUT_ACCESS_DENIED", **wg)
+    f = detected("RDSLIC-011", make_analysis([denied, license_server(joined=False, domain=None)]))
+    assert f and "BUT_ACCESS_DENIED" in f[0].summary
+
+
+# ------------------------------------------------------------------ 017 full domains, events naming the other one
+
+def test_017_child_domain_of_the_same_forest_is_no_trust_problem():
+    a = make_analysis([session_host(domain="emea.contoso.com"), license_server(domain="contoso.com")],
+                      keypacks=[keypack()], events=[event("RDSH01", 1128, manifest=True, days_ago=1)])
+    f = findings("RDSLIC-017", a, host="RDSH01")
+    assert [x.state for x in f] == ["not_detected"] and "same forest" in f[0].summary
+
+
+def test_017_a_cause_only_when_events_name_the_other_domain():
+    doms = dict(keypacks=[keypack()])
+    hosts = [session_host(domain="fabrikam.com"), license_server(domain="contoso.com")]
+    assert not detected("RDSLIC-017", make_analysis(hosts, events=[event("RDSH01", 1128, manifest=True)], **doms))
+    f = detected("RDSLIC-017", make_analysis(hosts, events=[
+        event("LS01", 4105, family="ls", days_ago=1, data={"param1": "FABRIKAM\\\\bob", "param2": "fabrikam.com"})], **doms))
+    assert f and "another forest" in f[0].summary and "4105" in f[0].summary
+
+
+# ------------------------------------------------------------------ 014 certificate: TermDD 50 + 1004, absent != corrupt
+
+def _termdd(days_ago=1):
+    row = event("RDSH01", 50, family="other", days_ago=days_ago, data={"param1": "X.224"})
+    row.update(provider="TermDD", channel="System")
+    return row
+
+
+def test_014_protocol_errors_with_1004_and_a_present_certificate():
+    sh = _cert(session_host())
+    a = make_analysis([sh, license_server()], events=[event("RDSH01", 1004), _termdd()])
+    f = detected("RDSLIC-014", a)
+    assert f and "1004" in f[0].summary and "50" in f[0].summary
+    assert not detected("RDSLIC-014", make_analysis([sh, license_server()], events=[event("RDSH01", 1004)]))
+
+
+def test_014_no_certificate_after_grace_is_not_a_corrupt_one():
+    sh = _days_left(_cert(session_host(), False), 0)
+    a = make_analysis([sh, license_server()], events=[event("RDSH01", 1133, manifest=True), _termdd()])
+    f = findings("RDSLIC-014", a, host="RDSH01")
+    assert [x.state for x in f] == ["not_detected"] and "never reached a license server" in f[0].summary
+
+
+def test_006_unknown_mode_is_judged_from_the_license_servers_events_only():
+    sh = session_host(mode=None, os="2022")
+    packs = [BUILTIN, keypack(version="2019", cal_type="per_user", total=100, issued=0)]
+    f = findings("RDSLIC-006", make_analysis([sh, license_server(version="2022")], keypacks=packs), host="LS01")
+    assert [x.state for x in f] == ["not_checked"]
+    ev = [event("LS01", 22, family="ls", data={"param1": "LS01", "param2": "Windows Server 2022 - Per User CAL"})]
+    f = detected("RDSLIC-006", make_analysis([sh, license_server(version="2022")], keypacks=packs, events=ev))
+    assert [x.kind for x in f] == ["compliance"]

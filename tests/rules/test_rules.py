@@ -529,13 +529,21 @@ def test_010_per_user_in_workgroup():
     assert not detected("RDSLIC-010", healthy())
 
 
+def _patched_ls(**kw):
+    """A 2019 license server at the July 2024 update (17763.6054) or later: CVE-2024-38099 enforced."""
+    ls = license_server(**kw)
+    ls.os_build = report_fact(17763, host=ls.name)
+    ls.os_ubr = report_fact(6054, host=ls.name)
+    return ls
+
+
 def test_011_workgroup_auth_enforcement():
-    a = make_analysis([session_host(mode=2, joined=False, domain=None), license_server(joined=False, domain=None)],
+    a = make_analysis([session_host(mode=2, joined=False, domain=None), _patched_ls(joined=False, domain=None)],
                       events=[event("RDSH01", 1131, manifest=True, data={"param1": "LS01"})])
     f = detected("RDSLIC-011", a)
     assert f and f[0].host == "RDSH01" and f[0].related_hosts == ["LS01"]
     disabled = make_analysis([session_host(mode=2, joined=False, domain=None),
-                              license_server(joined=False, domain=None, disable_workgroup_auth_enforcement=1)],
+                              _patched_ls(joined=False, domain=None, disable_workgroup_auth_enforcement=1)],
                              events=[event("RDSH01", 1131, manifest=True)])
     assert not detected("RDSLIC-011", disabled)
     # a domain-joined host with the same event is not this cause
@@ -545,7 +553,8 @@ def test_011_workgroup_auth_enforcement():
 
 def test_017_cross_domain():
     a = make_analysis([session_host(domain="fabrikam.com"), license_server(domain="contoso.com")],
-                      keypacks=[keypack()], events=[event("RDSH01", 1128, manifest=True)])
+                      keypacks=[keypack()], events=[event("RDSH01", 1131, manifest=True,
+                                                          data={"param1": "LS01.contoso.com"})])
     f = detected("RDSLIC-017", a)
     assert f and f[0].related_hosts == ["LS01"]
     quiet = make_analysis([session_host(domain="fabrikam.com"), license_server(domain="contoso.com")],
