@@ -56,17 +56,22 @@ def _component_match(pattern: str, name: str) -> bool:
     return pattern.lower() == name.lower()
 
 
+def _prefix(pattern: tuple[str, ...], parts: list[str]) -> bool:
+    return all(_component_match(a, b) for a, b in zip(pattern, parts))
+
+
+def _candidates(hive: str, among: Optional[Patterns]):
+    return (pattern for p_hive, pattern in (among if among is not None else patterns()) if p_hive == hive)
+
+
 def matches(hive: str, path: str, among: Optional[Patterns] = None) -> bool:
     """Is ``hive\\path`` one of the keys of ``among`` (default: the whole key list)?"""
     parts = path.split("\\") if path else []
-    for p_hive, pattern in (among if among is not None else patterns()):
-        if p_hive != hive:
-            continue
+    for pattern in _candidates(hive, among):
         if pattern[-1] == "**":
-            head = pattern[:-1]
-            if len(parts) > len(head) and all(_component_match(a, b) for a, b in zip(head, parts)):
+            if len(parts) > len(pattern) - 1 and _prefix(pattern[:-1], parts):
                 return True
-        elif len(parts) == len(pattern) and all(_component_match(a, b) for a, b in zip(pattern, parts)):
+        elif len(parts) == len(pattern) and _prefix(pattern, parts):
             return True
     return False
 
@@ -74,13 +79,9 @@ def matches(hive: str, path: str, among: Optional[Patterns] = None) -> bool:
 def covers_children(hive: str, path: str, among: Optional[Patterns] = None) -> bool:
     """Does some pattern name keys directly below ``hive\\path`` (``...\\RDS-*``, ``...\\**``)?"""
     parts = path.split("\\") if path else []
-    for p_hive, pattern in (among if among is not None else patterns()):
-        if p_hive != hive:
-            continue
-        if pattern[-1] == "**":
-            head = pattern[:-1]
-            if len(parts) >= len(head) and all(_component_match(a, b) for a, b in zip(head, parts)):
-                return True
-        if len(pattern) > len(parts) and all(_component_match(a, b) for a, b in zip(pattern, parts)):
+    for pattern in _candidates(hive, among):
+        if pattern[-1] == "**" and len(parts) >= len(pattern) - 1 and _prefix(pattern[:-1], parts):
+            return True
+        if len(pattern) > len(parts) and _prefix(pattern, parts):
             return True
     return False
