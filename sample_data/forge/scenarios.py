@@ -499,6 +499,12 @@ def healthy_4105_member() -> Scenario:
                     [rdsh, ls], {"LS01": state}, [], None, zipped=True)
 
 
+# ---- issue 19, license-server causes (RDSLIC-021, 022, 025): their scenario functions go here ----
+
+
+# ---- issue 19, session-host causes (RDSLIC-023, 024, 026): their scenario functions go here ----
+
+
 SCENARIOS: list[Callable[[], Scenario]] = [
     healthy_per_user_domain, no_license_server_grace_expired, licensing_mode_not_configured, gpo_overrides_deployment,
     license_server_unreachable, license_server_not_activated, cals_exhausted, cal_type_mismatch, cals_too_old_for_host,
@@ -511,3 +517,6 @@ HEALTHY_TRAPS: list[Callable[[], Scenario]] = [
     healthy_gpo_over_stale_deployment, healthy_gpo_on_file_server, healthy_4105_member,
 ]
 SCENARIOS += HEALTHY_TRAPS
+LICENSE_SERVER_CAUSES: list[Callable[[], Scenario]] = []   # issue 19: 021, 022, 025
+SESSION_HOST_CAUSES: list[Callable[[], Scenario]] = []     # issue 19: 023, 024, 026
+SCENARIOS += LICENSE_SERVER_CAUSES + SESSION_HOST_CAUSES
