@@ -68,6 +68,7 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "issued_on": UTC_TIME,
         "expires_on": UTC_TIME,
         "status": "string",
+        "hardware_id": "string",    # sHardwareId: one device's id; many per name = a leaking client (RDSLIC-021)
         "source": "string",
     },
     "artifacts": {

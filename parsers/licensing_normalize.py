@@ -366,7 +366,7 @@ class Normalizer:
             "cal_version": version, "cal_type": cal_type,
             "issued_to": f.get("sissuedtocomputer") or f.get("sissuedtouser") or f.get("user") or None,
             "issued_on": self._date(f, "issuedate", row), "expires_on": self._date(f, "expirationdate", row),
-            "status": status,
+            "status": status, "hardware_id": f.get("shardwareid") or None,
         })
 
     def _summary(self, f: dict, row: Row, host: Optional[str], loc: dict) -> None:

@@ -41,11 +41,14 @@ EXPECTED_KEYPACKS = [
 ]
 EXPECTED_ISSUED = [
     dict(license_server="LS01", keypack_id="5", cal_version=None, cal_type=None, issued_to="PC-0042", issued_on=utc(2024, 1, 10, 8, 30),
-         expires_on=utc(2024, 2, 25, 8, 30), status="temporary"),
+         expires_on=utc(2024, 2, 25, 8, 30), status="temporary",
+         hardware_id="0x4d2c1a00-11aa22bb-33cc44dd-55ee66ff"),
     dict(license_server="LS01", keypack_id="5", cal_version=None, cal_type=None, issued_to="PC-0043", issued_on=utc(2023, 12, 1, 9),
-         expires_on=utc(2024, 3, 1, 9), status="active"),         # +060 WMI offset -> 09:00 UTC
+         expires_on=utc(2024, 3, 1, 9), status="active",
+         hardware_id="0x4d2c1a01-11aa22bb-33cc44dd-55ee66ff"),         # +060 WMI offset -> 09:00 UTC
     dict(license_server="LS01", keypack_id="5", cal_version=None, cal_type=None, issued_to="PC-0044", issued_on=utc(2023, 11, 15, 7),
-         expires_on=utc(2024, 1, 15, 7), status="revoked"),
+         expires_on=utc(2024, 1, 15, 7), status="revoked",
+         hardware_id="0x4d2c1a02-11aa22bb-33cc44dd-55ee66ff"),
 ]
 
 
