@@ -3,43 +3,10 @@
 Part of the report view model (``reports.view`` assembles it)."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 from rdsla.core.model import Analysis
 from rdsla.reports.view_evidence import EventIndex
-from rdsla.reports.view_format import EVENT_ROW_CAP, LEVELS, is_missing, number, text
-
-
-def select_events(events: pd.DataFrame, cited: set[tuple], cap: int = EVENT_ROW_CAP) -> pd.DataFrame:
-    """The ``cap`` most relevant events: cited as evidence first, then by level, then newest."""
-    if len(events) <= cap:
-        picked = events
-    else:
-        is_cited = np.zeros(len(events), dtype=bool)
-        if cited:
-            rids = {rid for _, rid in cited}
-            maybe = events["record_id"].isin(list(rids)).to_numpy(dtype=bool, na_value=False)
-            if maybe.any():
-                idx = np.flatnonzero(maybe)
-                src = events["source"].iloc[idx].fillna("").tolist()
-                rid = events["record_id"].iloc[idx].tolist()
-                is_cited[idx] = [(s, r) in cited for s, r in zip(src, rid)]
-        level = events["level"].to_numpy(dtype="float64", na_value=4.0)
-        rank = np.where((level >= 1) & (level <= 3), level, 4.0).astype(np.int8) + np.where(is_cited, 0, 5).astype(np.int8)
-        t = events["time"].array.asi8 if hasattr(events["time"].array, "asi8") else events["time"].astype("int64").to_numpy()
-        chosen, left = [], cap
-        for r in range(10):
-            members = np.flatnonzero(rank == r)
-            if not len(members):
-                continue
-            if len(members) > left:
-                members = members[np.argpartition(-t[members], left - 1)[:left]]
-            chosen.append(members)
-            left -= len(members)
-            if left == 0:
-                break
-        picked = events.iloc[np.concatenate(chosen)]
-    return picked.sort_values("time", ascending=False, kind="stable", na_position="last")
+from rdsla.reports.view_format import EVENT_ROW_CAP, number, text
 
 
 def events_view(events: pd.DataFrame, cited: set[tuple], cap: int = EVENT_ROW_CAP, groups=None) -> dict:
