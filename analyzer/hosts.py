@@ -314,7 +314,6 @@ def _fill(p: HostProfile, reg: _Registry, events: pd.DataFrame, keypacks: pd.Dat
     _os(p, reg, ev, fact_of)
     _roles(p, reg, ev, keypacks, by_name)
     _domain_joined(p, reg, ev)
-    _system_info(p, by_name)
     _licensing(p, reg, fact_of)
     p.ls_available = [Fact(f.get("value"), f.get("origin") or "report", [export_evidence(f)])
                       for f in by_name.get(F.LS_AVAILABLE, []) if isinstance(f.get("value"), dict)]
@@ -405,10 +404,9 @@ def _netbios_domain(reg: _Registry) -> Optional[tuple[str, bool, dict]]:
 
 
 def _os(p: HostProfile, reg: _Registry, ev: _Events, fact_of) -> None:
-    p.os_product = reg.fact(CURRENT_VERSION, "ProductName") or fact_of(F.OS_PRODUCT, str)   # else SystemInfo
+    p.os_product = reg.fact(CURRENT_VERSION, "ProductName")
     build = reg.fact(CURRENT_VERSION, "CurrentBuildNumber", convert=int) or reg.fact(
         CURRENT_VERSION, "CurrentBuild", convert=int)
-    build = build or fact_of(F.OS_BUILD, int)     # SystemInfo.txt / systeminfo.exe, where no hive says it
     if build is None:
         for r in reversed(ev.of(OS_AT_BOOT)):   # "Microsoft (R) Windows (R) 6.03. 9600 Multiprocessor Free."
             text = " ".join(str(v) for v in (r.get("data") or {}).values())
@@ -419,10 +417,7 @@ def _os(p: HostProfile, reg: _Registry, ev: _Events, fact_of) -> None:
     if build is None:
         build = fact_of(F.LS_OS_BUILD, int)
     p.os_build = build
-    p.os_ubr = reg.fact(CURRENT_VERSION, "UBR", convert=int) or fact_of(F.OS_UBR, int)
-    # InstallDate (seconds since 1970, UTC): set at setup, and again by sysprep's specialize pass on a
-    # machine deployed from an image, which keeps the image's GracePeriod timebomb (RDSLIC-024)
-    p.os_install_date = reg.fact(CURRENT_VERSION, "InstallDate", convert=_unix_time)
+    p.os_ubr = reg.fact(CURRENT_VERSION, "UBR", convert=int)
     server = _is_server(reg, p.os_product)
     if build is not None:
         label = os_label(int(build.value), server)
@@ -430,56 +425,6 @@ def _os(p: HostProfile, reg: _Registry, ev: _Events, fact_of) -> None:
             p.os_version = Fact(label, build.origin, list(build.evidence))
     if p.os_version is None:
         p.os_version = fact_of(F.LS_VERSION, str)
-
-
-def _unix_time(value) -> datetime:
-    """A REG_DWORD of seconds since 1970 (CurrentVersion\\InstallDate) as a UTC time; 0 is no date."""
-    seconds = int(value)
-    if seconds <= 0:
-        raise ValueError("no date")
-    return datetime.fromtimestamp(seconds, timezone.utc)
-
-
-# Win32_ComputerSystem.DomainRole names of a machine joined to a domain (parsers.systeminfo)
-_JOINED_ROLES = {"member_server", "member_workstation", "primary_domain_controller", "backup_domain_controller"}
-
-
-def _system_info(p: HostProfile, by_name: dict) -> None:
-    """What MSRD-Collect's SystemInfo.txt or systeminfo.exe says of the machine (origin
-    ``system_info``): domain role, install date, last boot and time zone as stated; where a hive
-    gave the OS or the domain and SystemInfo differs, the hive's value stands and SystemInfo's is
-    added to its evidence, so both are shown. The domain role (Win32_ComputerSystem, read from
-    LSA) decides domain membership unless the LSA policy or Group Policy in a hive said it."""
-    def stated(name: str) -> Optional[dict]:
-        found = [f for f in by_name.get(name, []) if f.get("origin") == "system_info"]
-        return found[-1] if found else None
-
-    for attr, name, note in (("domain_role", F.DOMAIN_ROLE, "domain role (Win32_ComputerSystem)"),
-                             ("install_date_local", F.INSTALL_DATE, "install date, the machine's local time"),
-                             ("last_boot", F.LAST_BOOT, "last boot, the machine's local time"),
-                             ("time_zone", F.TIME_ZONE, "time zone")):
-        f = stated(name)
-        if f is not None:
-            setattr(p, attr, Fact(f.get("value"), "system_info", [export_evidence(f, note)]))
-    for attr, name, same in (("os_product", F.OS_PRODUCT, lambda a, b: str(a).strip().lower() == str(b).strip().lower()),
-                             ("os_build", F.OS_BUILD, lambda a, b: int(a) == int(b)),
-                             ("os_ubr", F.OS_UBR, lambda a, b: int(a) == int(b)),
-                             ("domain", F.DOMAIN, lambda a, b: str(a).lower().split(".")[0] == str(b).lower().split(".")[0])):
-        have, f = getattr(p, attr), stated(name)
-        if have is None or f is None or have.origin == "system_info":
-            continue
-        try:
-            agree = same(have.value, f.get("value"))
-        except (TypeError, ValueError):
-            agree = False
-        if not agree:
-            have.evidence.append(export_evidence(
-                f, f"SystemInfo says {f.get('value')!r}; the {have.origin} value {have.value!r} stands"))
-    role = p.domain_role
-    weak = p.domain_joined is None or all(e.note.startswith(("weak signal", "no DNS domain"))
-                                          for e in p.domain_joined.evidence)
-    if role is not None and weak:
-        p.domain_joined = Fact(role.value in _JOINED_ROLES, "system_info", list(role.evidence))
 
 
 def _is_server(reg: _Registry, product: Optional[Fact]) -> Optional[bool]:
