@@ -7,11 +7,9 @@ failed. A damaged artifact inside a bundle is a ledger entry, never exit 2.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
-import types
 from datetime import datetime
 from pathlib import Path
 from typing import Callable, Optional
@@ -366,9 +364,7 @@ def _write(path: str, text: str) -> None:
 
 
 def cmd_rules(args) -> int:
-    # the pack's modules import pandas and numpy at the top for their checks; listing the rules
-    # reads only their metadata, so those imports get a stand-in that never loads (issue 20)
-    _defer_imports("pandas", "numpy")
+    # listing reads only metadata: the pack's modules import pandas inside their checks (issue 20)
     from rdsla.rules.registry import load_rules
     rules = load_rules()
     if args.json:
@@ -378,24 +374,6 @@ def cmd_rules(args) -> int:
             m = r.meta
             print(f"{m.id}  {m.kind:<7} {m.severity:<8} {m.title}")
     return EXIT_OK
-
-
-class _Deferred(types.ModuleType):
-    """Stands in for a module until an attribute of it is used, then imports it for real."""
-
-    def __getattr__(self, attr: str):
-        if sys.modules.get(self.__name__) is self:
-            del sys.modules[self.__name__]
-        real = importlib.import_module(self.__name__)
-        return getattr(real, attr)
-
-
-def _defer_imports(*names: str) -> None:
-    """``import NAME`` binds a stand-in until an attribute is used (then the real module loads):
-    for a command that only reads rule metadata, pandas and numpy never load."""
-    for name in names:
-        if name not in sys.modules:
-            sys.modules[name] = _Deferred(name)
 
 
 def cmd_compat(args) -> int:

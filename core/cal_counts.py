@@ -30,10 +30,11 @@ Everyone reads counts through here: ``rules.pack.cal_pool``, the report's CAL ta
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Union
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 # TotalLicenses / AvailableLicenses of an unlimited pack: 0xFFFFFFFF as WMI's uint32, or the
 # same bits read as a signed int (-1) by some exporters (RDS_LICENSING.md §3.1, §6).
@@ -183,12 +184,14 @@ def any_free(rows: Union[pd.DataFrame, Iterable[Mapping]]) -> Optional[bool]:
 
 
 def _rows(rows: Union[pd.DataFrame, Iterable[Mapping]]) -> Iterable[Mapping]:
+    import pandas as pd
     if isinstance(rows, pd.DataFrame):
         return (r for _, r in rows.iterrows())
     return rows
 
 
 def _is_na(value: Any) -> bool:
+    import pandas as pd
     try:
         return bool(pd.isna(value))
     except (TypeError, ValueError):
@@ -196,6 +199,7 @@ def _is_na(value: Any) -> bool:
 
 
 def _int(value: Any) -> Optional[int]:
+    import numpy as np
     if value is None or isinstance(value, (bool, np.bool_)) or _is_na(value):
         return None
     if isinstance(value, (int, np.integer)):

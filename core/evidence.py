@@ -9,10 +9,11 @@ going back to the frames. The host-profile builder, the rules and the report all
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
 
-import numpy as np
-import pandas as pd
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
 
 from rdsla.core.frames import SCHEMAS
 from rdsla.core.model import Evidence, Fact
@@ -22,6 +23,8 @@ REGISTRY_DATA_SHOWN = 96       # characters of a long value (a certificate blob)
 
 def present(value: Any) -> Any:
     """``value``, or None for every form of missing (None, NA, NaT, NaN)."""
+    import numpy as np
+    import pandas as pd
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     try:

@@ -8,9 +8,10 @@ Reference: ../shared/DESIGN.md, section "Frames".
 """
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 UTC_TIME = "datetime64[ns, UTC]"
 
@@ -88,12 +89,14 @@ FRAME_NAMES = tuple(SCHEMAS)
 
 def empty_frame(name: str) -> pd.DataFrame:
     """A typed, empty frame with every column of the schema."""
+    import pandas as pd
     schema = SCHEMAS[name]
     return pd.DataFrame({col: pd.Series([], dtype=dtype) for col, dtype in schema.items()})
 
 
 def make_frame(name: str, rows: Iterable[Mapping] | pd.DataFrame) -> pd.DataFrame:
     """Build a frame of schema ``name`` from row dicts (missing columns become NA)."""
+    import pandas as pd
     schema = SCHEMAS[name]
     raw = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
     if raw.empty and not len(raw.columns):
@@ -115,6 +118,7 @@ def frame_from_columns(name: str, columns: Mapping[str, "list | pd.Series"]) -> 
     installed, which converts a list of str/int/None in C; without pyarrow, or for a column it
     refuses (mixed types, a uint64 past 2**63), make_frame's coercion gives the same result.
     """
+    import pandas as pd
     schema = SCHEMAS[name]
     length = len(next(iter(columns.values()))) if columns else 0
     out = {}
@@ -137,6 +141,7 @@ def _pyarrow():
 
 
 def _fast_column(values, dtype: str) -> pd.Series:
+    import pandas as pd
     import numpy as np
     pa = _pyarrow()
     if isinstance(values, pd.Series) or pa is None:
@@ -157,6 +162,7 @@ def _fast_column(values, dtype: str) -> pd.Series:
 
 
 def _coerce(series: pd.Series, dtype: str) -> pd.Series:
+    import pandas as pd
     series = series.reset_index(drop=True)
     if dtype == UTC_TIME:
         try:        # the common case, ISO 8601 throughout, takes pandas' fast C parser
@@ -182,6 +188,7 @@ def _coerce(series: pd.Series, dtype: str) -> pd.Series:
 
 
 def _int64(value):
+    import pandas as pd
     if value is None or pd.isna(value):
         return pd.NA
     try:
@@ -194,6 +201,7 @@ def _int64(value):
 
 def concat_frames(name: str, frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     """Concatenate frames of one schema, keeping dtypes; empty input gives an empty frame."""
+    import pandas as pd
     parts = [f for f in frames if f is not None and len(f)]
     if not parts:
         return empty_frame(name)

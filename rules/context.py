@@ -8,9 +8,10 @@ from collections import Counter
 from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Iterable, Optional
+from typing import TYPE_CHECKING, Iterable, Optional
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 from rdsla.core import catalog, coverage
 from rdsla.core.catalog import LS_NAMES, MANIFEST_BASE, RCM_NAMES
@@ -36,6 +37,7 @@ class Bundle:
     """Per-analysis indexes shared by every rule (built once by the engine)."""
 
     def __init__(self, analysis: Analysis):
+        import pandas as pd
         self.analysis = analysis
         self.frames = analysis.frames
         ev = self.frames.get("events")
@@ -114,6 +116,7 @@ class Bundle:
         return host in self._evtx_hosts
 
     def artifacts_of(self, host: str) -> pd.DataFrame:
+        import pandas as pd
         art = self._artifacts
         if art is None or not len(art):
             return pd.DataFrame(columns=["path", "kind", "host", "status"])
@@ -169,6 +172,7 @@ class Context:
 
         Each id must be one the rule declared (``RuleMeta.events``): the parsers keep only
         declared events, so an undeclared read would silently see nothing."""
+        import pandas as pd
         ids = list(ids)
         self._check_declared(family, ids)
         ev = self.bundle.events
@@ -197,6 +201,7 @@ class Context:
                                  f"(RuleMeta.events: catalog keys {sorted(catalog.keys_for(family, missing))})")
 
     def frame(self, name: str) -> pd.DataFrame:
+        import pandas as pd
         return self.analysis.frames.get(name, pd.DataFrame())
 
     def keypacks(self, ls: Optional[str] = None) -> pd.DataFrame:
@@ -302,6 +307,7 @@ class Context:
     @property
     def since(self) -> pd.Timestamp:
         """Start of the current window: ``as_of`` minus ``--window`` days (default 7)."""
+        import pandas as pd
         return pd.Timestamp(self.as_of) - pd.Timedelta(self.window)
 
     def current(self, events: pd.DataFrame) -> pd.DataFrame:
@@ -320,6 +326,7 @@ class Context:
         """Evidence that licensing worked for session host ``sh`` after ``when``: a CAL issued
         since by a license server it uses, or logons on it since with no licensing error of
         its own after ``when`` (RDS_LICENSING.md 0a "Events have a time")."""
+        import pandas as pd
         when = pd.Timestamp(when)
         out: list[Evidence] = []
         for ls in self.servers_for(sh):
@@ -342,6 +349,7 @@ class Context:
 
     def date(self, evidence: Iterable[Evidence]) -> None:
         """Each event's age at the collection time and whether it is current, in its detail."""
+        import pandas as pd
         since = self.since
         for e in evidence:
             when = (e.detail or {}).get("time") if e.frame == "events" else None

@@ -2,7 +2,10 @@
 "1131/50283 x3" descriptions, a value that is absent, machine names in event data."""
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from rdsla.core.evidence import event_evidence
 from rdsla.core.hostnames import canonical
@@ -30,6 +33,7 @@ def events_evidence(df: pd.DataFrame, note: str = "", n: int = 5) -> list[Eviden
 
 def id_list(df: pd.DataFrame) -> str:
     """'1131/50283 x3' style description of matched events."""
+    import pandas as pd
     if not len(df):
         return ""
     parts = []
@@ -57,6 +61,7 @@ def absent_value_evidence(ctx: "Context", host: HostProfile, key: str, value: st
 
 def event_names(df: pd.DataFrame) -> list[str]:
     """Machine names mentioned in event data (first insertion strings), canonical."""
+    import pandas as pd
     out = []
     for data in df.get("data", pd.Series(dtype=object)):
         if isinstance(data, dict):

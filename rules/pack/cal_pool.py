@@ -4,7 +4,10 @@ client access license (CAL) for each user and device" and "3. appropriate type o
 RDS_LICENSING.md 1.3 (20/21/22), 3.1, 3.2, 5 #7, #8, #16)."""
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from rdsla.core.cal_counts import CalCount, any_free, pack_counts, pool_counts
 from rdsla.rules.api import RuleMeta, events_evidence, id_list, issued_evidence, keypack_evidence, rule
@@ -27,6 +30,7 @@ def permanent(kp: pd.DataFrame) -> pd.DataFrame:
 
 
 def usable(row, types: set, sh_versions: list, ls_version) -> bool:
+    import pandas as pd
     if types and row.get("cal_type") not in types:
         return False
     ver = row.get("cal_version")
@@ -238,6 +242,7 @@ def type_mismatch(ctx):
                 "after its temporary CAL expired. Expired temporary CALs of devices that connected once and never "
                 "came back are normal."))
 def temporary_expired(ctx):
+    import pandas as pd
     h = ctx.host
     ev = ctx.current(ctx.events(h.name, "rcm", [1011]))
     lss = ctx.servers_for(h)

@@ -3,7 +3,10 @@ expired, ending soon (measured from the collection time ``analysis.as_of``, neve
 clock), or reset. Microsoft does not recommend resetting it (RDS_LICENSING.md 2.3 "Reset")."""
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from rdsla.rules.api import POLICY_KEY, RuleMeta, events_evidence, fact_evidence, id_list, rule
 
@@ -59,6 +62,7 @@ def working_ls(ctx, h):
 
 def _ends_from_1129(ctx, h):
     """End of grace from the newest 1129/50281 (%1 = expiry date), when the profile lacks it."""
+    import pandas as pd
     ev = ctx.events(h.name, "rcm", [1129])
     for _, row in ev.iloc[::-1].iterrows():
         data = row.get("data")
@@ -169,6 +173,7 @@ def grace_ending(ctx):
                 "although expiry events were logged, on a host without a working license server (configuring one "
                 "rewrites the value: that is a fix, not a reset)."))
 def grace_reset(ctx):
+    import pandas as pd
     h = ctx.host
     gp = h.grace_period
     ev = _expired_events(ctx, h)

@@ -3,12 +3,15 @@ and licensing across domains or forests (seed article "Make sure that you're usi
 appropriate type of RDS CAL"; RDS_LICENSING.md 5 #10, #11, #17; KB 2473823)."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import json
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 from rdsla.core.hostnames import canonical
 from rdsla.rules.api import RuleMeta, events_evidence, fact_evidence, id_list, rule
