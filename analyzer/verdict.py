@@ -59,15 +59,40 @@ def _evidence_hosts(f: Finding) -> set[str]:
     return out
 
 
-def score(f: Finding, n_symptoms: int = 0) -> float:
+KIND_LABELS = {"configuration": "configuration (registry or policy)", "events": "events",
+               "reports": "licensing reports or exports"}
+
+
+def score_factors(f: Finding, n_symptoms: int = 0) -> list[dict]:
+    """The terms of :func:`score`, each ``{"effect": "raised" | "lowered", "points", "text"}``:
+    what raised the score, and the evidence whose absence kept it lower (0 points: more of it
+    would raise it). The score is the sum of the points, so the two cannot disagree."""
     kinds = {evidence_kind(e) for e in f.evidence}
-    s = float(len(kinds))
+    out = []
+    for kind in ("configuration", "events", "reports"):
+        if kind in kinds:
+            out.append({"effect": "raised", "points": 1.0, "text": f"{KIND_LABELS[kind]} evidence"})
+        else:
+            out.append({"effect": "lowered", "points": 0.0, "text": f"no {KIND_LABELS[kind]} evidence"})
     extra_rows = max(0, len(f.evidence) - len(kinds))
-    s += 0.25 * min(extra_rows, 4) / 4
-    if len(_evidence_hosts(f)) >= 2:
-        s += 0.5
-    s += 0.15 * min(n_symptoms, 2)
-    return s
+    if extra_rows:
+        out.append({"effect": "raised", "points": 0.25 * min(extra_rows, 4) / 4,
+                    "text": f"{extra_rows} more evidence row(s) (up to 4 count)"})
+    hosts = _evidence_hosts(f)
+    if len(hosts) >= 2:
+        out.append({"effect": "raised", "points": 0.5,
+                    "text": "evidence from both sides: " + ", ".join(sorted(hosts))})
+    else:
+        out.append({"effect": "lowered", "points": 0.0, "text": "evidence from one side only (session host or "
+                                                                  "license server)"})
+    if n_symptoms:
+        out.append({"effect": "raised", "points": 0.15 * min(n_symptoms, 2),
+                    "text": f"explains {n_symptoms} symptom(s) (up to 2 count)"})
+    return out
+
+
+def score(f: Finding, n_symptoms: int = 0) -> float:
+    return float(sum(x["points"] for x in score_factors(f, n_symptoms)))
 
 
 def confidence(s: float) -> float:
@@ -105,6 +130,12 @@ def _explains(cause: Finding, symptom: Finding, analysis: Analysis) -> bool:
     return cause.host in servers
 
 
+def _outranked_by(c: Finding, causes: list[Finding]) -> list[str]:
+    """The detected specific causes (for related hosts) that outrank the general cause ``c``."""
+    specifics = relations()[0].get(c.rule_id, frozenset())
+    return sorted({o.rule_id for o in causes if o.rule_id in specifics and _related(c, o)})
+
+
 def rank(analysis: Analysis) -> list[RootCause]:
     causes = [f for f in analysis.findings if f.state == "detected" and f.kind == "cause"]
     symptoms = [f for f in analysis.findings if f.state == "detected" and f.kind == "symptom"]
@@ -124,8 +155,7 @@ def rank(analysis: Analysis) -> list[RootCause]:
     scored = []
     for c in causes:
         s = score(c, len(linked[id(c)]))
-        specifics = relations()[0].get(c.rule_id, frozenset())
-        demoted = any(o.rule_id in specifics and _related(c, o) for o in causes)
+        demoted = bool(_outranked_by(c, causes))
         scored.append((demoted, -s, -severity_rank(c.severity), c.rule_id, c.host or "", s, c))
     scored.sort(key=lambda t: t[:5])
     out = []
@@ -137,28 +167,101 @@ def rank(analysis: Analysis) -> list[RootCause]:
     return out
 
 
+def confidence_factors(analysis: Analysis, rc: RootCause) -> list[dict]:
+    """What raised and lowered a root cause's confidence (issue 23 item 7): the terms of its score
+    (:func:`score_factors`), the demotion when a more specific cause outranks it, and the cap.
+    Computed again from the analysis with the functions :func:`rank` uses, so they agree."""
+    causes = [f for f in analysis.findings if f.state == "detected" and f.kind == "cause"]
+    finding = next((f for f in causes if f.rule_id == rc.rule_id and f.host == rc.host), None) \
+        or next((f for f in causes if f.rule_id == rc.rule_id), None)
+    if finding is None:
+        return []
+    out = score_factors(finding, len(rc.symptoms))
+    s = score(finding, len(rc.symptoms))
+    if 1 - 0.5 ** s > 0.97:
+        out.append({"effect": "lowered", "points": 0.0, "text": "capped at 97%: rdsla never states certainty"})
+    above = _outranked_by(finding, causes)
+    if above:
+        out.append({"effect": "lowered", "points": 0.0,
+                    "text": "times 0.8: the more specific " + ", ".join(above) + " outranks it"})
+    return [{**x, "points": round(x["points"], 2)} for x in out]
+
+
 # --- what the verdict says when nothing was found (issue 18 item 5) ----------------------------
 
 def conclude(analysis: Analysis) -> dict:
-    """``{"state": cause | healthy | inconclusive, "summary", "collect"}`` (DESIGN.md "healthy vs
-    inconclusive"): healthy only when no cause was found *and* the checks that matter could run
-    (each session host's licensing configuration and licensing log, each license server's key packs
-    or log); else inconclusive, with the collect-next list. Never a guess."""
+    """``{"state": cause | healthy | inconclusive, "summary", "collect", "chain"}`` (DESIGN.md
+    "healthy vs inconclusive"): healthy only when no cause was found, the checks that matter could
+    run (each session host's licensing configuration and licensing log, each license server's key
+    packs or log) *and* every session host's licensing path (``analysis.licensing_paths``) is
+    established; the summary then says why, per session host. Else inconclusive, naming what is
+    missing or unknown, with the collect-next list. Never a guess. ``chain``: the top cause and the
+    causes and symptoms it explains (:func:`chain`)."""
     if analysis.root_causes:
         top = analysis.root_causes[0]
-        return {"state": "cause", "collect": [],
+        return {"state": "cause", "collect": [], "chain": chain(analysis),
                 "summary": f"{top.rule_id} {top.title} on {top.host or 'the bundle'} "
                            f"(confidence {top.confidence:.0%})."}
     collect = missing_inputs(analysis)
     compliance = [f for f in analysis.findings if f.state == "detected" and f.kind == "compliance"]
     extra = f" {len(compliance)} compliance finding(s): licensing terms, not connections." if compliance else ""
+    paths = list(analysis.licensing_paths or [])
+    open_paths = [p for p in paths if p.ok is not True]
     if collect:
-        return {"state": "inconclusive", "collect": collect,
-                "summary": "No cause found; not enough collected to rule one out (" + f"{len(collect)} input(s) "
-                           "missing, see collect next)." + extra}
-    return {"state": "healthy", "collect": [],
-            "summary": "No cause found; the session hosts' configuration and licensing logs and the license "
-                       "servers' packs or logs were all checked." + extra}
+        missing = "; ".join(dict.fromkeys(": ".join(c.split(": ")[:2]) for c in collect))
+        return {"state": "inconclusive", "collect": collect, "chain": [],
+                "summary": f"No cause found, but not enough collected to rule one out: missing {missing}." + extra}
+    if open_paths:
+        return {"state": "inconclusive", "collect": [], "chain": [],
+                "summary": "No cause found, but the licensing path is not established: "
+                           + "; ".join(p.why_unknown() for p in open_paths) + "." + extra}
+    why = "; ".join(p.why_healthy(analysis.window_days) for p in paths)
+    return {"state": "healthy", "collect": [], "chain": [],
+            "summary": (f"Healthy: {why}." if why else "No cause found; the session hosts' configuration and "
+                        "licensing logs and the license servers' packs or logs were all checked.") + extra}
+
+
+def chain(analysis: Analysis) -> list[dict]:
+    """The top cause and what it explains, as one chain instead of competing causes: the detected
+    causes it outranks (``RuleMeta.outranks``, for related hosts), what those outrank in turn
+    (003 -> 004), then the symptoms any of them explains (-> 101, 103). Each link:
+    ``{rule_id, host, title, kind}``."""
+    if not analysis.root_causes:
+        return []
+    specifics, _, _ = relations()
+    outranks: dict[str, set[str]] = {}
+    for general, specific in specifics.items():
+        for s in specific:
+            outranks.setdefault(s, set()).add(general)
+    causes = {(rc.rule_id, rc.host): rc for rc in analysis.root_causes}
+    findings = {(f.rule_id, f.host): f for f in analysis.findings if f.state == "detected" and f.kind == "cause"}
+    top = analysis.root_causes[0]
+    links = [top]
+    seen = {(top.rule_id, top.host)}
+    i = 0
+    while i < len(links):
+        cur = links[i]
+        cur_f = findings.get((cur.rule_id, cur.host))
+        for key, rc in causes.items():
+            f = findings.get(key)
+            if key in seen or rc.rule_id not in outranks.get(cur.rule_id, ()):
+                continue
+            if cur_f is not None and f is not None and not _related(cur_f, f):
+                continue
+            links.append(rc)
+            seen.add(key)
+        i += 1
+    out = [{"rule_id": rc.rule_id, "host": rc.host, "title": rc.title, "kind": "cause"} for rc in links]
+    symptoms = [s for rc in links for s in rc.symptoms]
+    by_rule = {}
+    for f in analysis.findings:
+        if f.state == "detected" and f.kind == "symptom" and f.rule_id in symptoms:
+            by_rule.setdefault(f.rule_id, f)
+    for rule_id in dict.fromkeys(symptoms):
+        f = by_rule.get(rule_id)
+        out.append({"rule_id": rule_id, "host": f.host if f else None, "title": f.title if f else "",
+                    "kind": "symptom"})
+    return out
 
 
 def missing_inputs(analysis: Analysis) -> list[str]:

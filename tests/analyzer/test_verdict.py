@@ -174,3 +174,22 @@ def test_inconclusive_when_the_inputs_that_matter_were_not_collected():
     assert [c.split(":")[0] for c in verdict["collect"]] == ["RDSH01"] and "SOFTWARE" in verdict["collect"][0]
     cause = analyse(make_analysis([session_host(servers=None), ls], events=[event("RDSH01", 1130, days_ago=1)]))
     assert conclude(cause)["state"] == "cause"
+
+
+def test_confidence_factors_say_what_raised_and_lowered_it():
+    # 008 (specific) and 006 (general, outranked): the factors add up to the score and name the demotion
+    from rdsla.analyzer.verdict import confidence_factors
+    a = analyse(make_analysis([session_host(os="2019", mode=2), license_server()],
+                              keypacks=[BUILTIN, keypack(version="2016", cal_type="per_device")],
+                              events=[event("LS01", 21, family="ls"), event("LS01", 22, family="ls")]))
+    for rc in a.root_causes:
+        factors = confidence_factors(a, rc)
+        assert factors and {x["effect"] for x in factors} <= {"raised", "lowered"}
+        assert abs(sum(x["points"] for x in factors) - rc.score) < 0.02
+        raised = [x for x in factors if x["effect"] == "raised"]
+        assert raised and all(x["points"] > 0 for x in raised)
+        demoted = [x for x in factors if "outranks it" in x["text"]]
+        assert bool(demoted) == (rc.rule_id == "RDSLIC-006")
+        assert round(confidence(rc.score) * (0.8 if demoted else 1.0), 2) == rc.confidence
+    general = next(rc for rc in a.root_causes if rc.rule_id == "RDSLIC-006")
+    assert any("RDSLIC-008" in x["text"] for x in confidence_factors(a, general))
