@@ -76,10 +76,10 @@ def parse_source(source: Source, options: ParseOptions) -> ParseResult:
 
 def declared_needs() -> Needs:
     """What the rules, the host-profile builder and the report read: the parsers keep exactly that."""
-    from rdsla.analyzer import hosts
+    from rdsla.analyzer import hosts, licensing_path
     from rdsla.reports import timeline_svg
     from rdsla.rules.registry import load_rules
-    return union([hosts.NEEDS, timeline_svg.NEEDS, *(r.meta.needs for r in load_rules())])
+    return union([hosts.NEEDS, licensing_path.NEEDS, timeline_svg.NEEDS, *(r.meta.needs for r in load_rules())])
 
 
 def ingest(paths: list[str], options: ParseOptions = ParseOptions(), jobs: Optional[int] = None,
@@ -356,6 +356,7 @@ def reason(ingested: Ingested, paths: list[str], as_of: Optional[datetime] = Non
     """Profiles, rules and verdict. ``window_days``: how far before the collection time an
     event still counts as current (``--window``, default 7; DESIGN.md "Time")."""
     from rdsla.analyzer.hosts import build_profiles
+    from rdsla.analyzer.licensing_path import licensing_paths
     from rdsla.analyzer.verdict import conclude, rank
     from rdsla.rules.engine import run_rules
 
@@ -367,5 +368,6 @@ def reason(ingested: Ingested, paths: list[str], as_of: Optional[datetime] = Non
     analysis.hosts = build_profiles(ingested.frames, ingested.facts, ingested.hosts, when)
     analysis.findings = run_rules(analysis)
     analysis.root_causes = rank(analysis)
+    analysis.licensing_paths = licensing_paths(analysis)
     analysis.verdict = conclude(analysis)
     return analysis

@@ -255,6 +255,7 @@ class Analysis:
     messages: list[str] = field(default_factory=list)       # run-level messages (refusals etc.)
     window_days: float = 7.0                                # "current" = this many days before as_of (--window)
     verdict: dict = field(default_factory=dict)             # {state: cause|healthy|inconclusive, summary, collect}
+    licensing_paths: list = field(default_factory=list)     # analyzer.licensing_path.LicensingPath per session host
 
     def host(self, name: str) -> Optional[HostProfile]:
         for profile in self.hosts:
