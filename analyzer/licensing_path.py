@@ -303,9 +303,16 @@ def _activated(ctx, ls: Optional[HostProfile], name: str, detected) -> Step:
 
 
 def _cals(ctx, sh: HostProfile, ls: Optional[HostProfile], name: str, detected):
+    step, free, total = _pool(ctx, sh, ls, name)
     f = _failing(detected, FAILS["cals_ok"], sh.name, name)
     if f is not None:
-        return Step(False, f.summary, list(f.evidence[:3])), None, None
+        return Step(False, f.summary, list(f.evidence[:3])), free, total
+    return step, free, total
+
+
+def _pool(ctx, sh: HostProfile, ls: Optional[HostProfile], name: str):
+    """Usable CALs for this session host on this license server: its mode's type, a version it
+    accepts and the license server can hold (rules.pack.cal_pool), with the counts."""
     cal_type = CAL_TYPE.get(sh.mode_name or "")
     if cal_type is None:
         return Step(None, f"the licensing mode of {sh.name} is {sh.mode_name or 'unknown'}: no CAL type to check"), \

@@ -356,6 +356,7 @@ def reason(ingested: Ingested, paths: list[str], as_of: Optional[datetime] = Non
     """Profiles, rules and verdict. ``window_days``: how far before the collection time an
     event still counts as current (``--window``, default 7; DESIGN.md "Time")."""
     from rdsla.analyzer.hosts import build_profiles
+    from rdsla.analyzer import specific_fix
     from rdsla.analyzer.licensing_path import licensing_paths
     from rdsla.analyzer.verdict import conclude, rank
     from rdsla.rules.engine import run_rules
@@ -369,5 +370,6 @@ def reason(ingested: Ingested, paths: list[str], as_of: Optional[datetime] = Non
     analysis.findings = run_rules(analysis)
     analysis.root_causes = rank(analysis)
     analysis.licensing_paths = licensing_paths(analysis)
+    specific_fix.apply(analysis)
     analysis.verdict = conclude(analysis)
     return analysis
