@@ -179,7 +179,7 @@ _EXPORT_OF_FACT = {F.GRACE_DAYS_LEFT: "grace_period", F.TSLS_GROUP_MEMBERS: "tsl
                    F.LS_OS_BUILD: "license_server", F.REPORT_SUMMARY: "cal_report",
                    F.LICENSE_SERVERS: "wmi_settings", F.LICENSING_MODE: "wmi_settings",
                    F.CONNECTIVITY_STATUS: "wmi_settings", F.HAS_X509_CERTIFICATE: "wmi_settings",
-                   F.LS_AVAILABLE: "wmi_settings"}
+                   F.LS_AVAILABLE: "wmi_settings", F.OS_BUILD: "system_info", F.DOMAIN_ROLE: "system_info"}
 
 
 def coverage_of(facts: list[dict], keypacks: Optional[pd.DataFrame], issued: Optional[pd.DataFrame]) -> Coverage:
@@ -314,6 +314,7 @@ def _fill(p: HostProfile, reg: _Registry, events: pd.DataFrame, keypacks: pd.Dat
     _os(p, reg, ev, fact_of)
     _roles(p, reg, ev, keypacks, by_name)
     _domain_joined(p, reg, ev)
+    _system_info(p, by_name)
     _licensing(p, reg, fact_of)
     p.ls_available = [Fact(f.get("value"), f.get("origin") or "report", [export_evidence(f)])
                       for f in by_name.get(F.LS_AVAILABLE, []) if isinstance(f.get("value"), dict)]
@@ -404,9 +405,10 @@ def _netbios_domain(reg: _Registry) -> Optional[tuple[str, bool, dict]]:
 
 
 def _os(p: HostProfile, reg: _Registry, ev: _Events, fact_of) -> None:
-    p.os_product = reg.fact(CURRENT_VERSION, "ProductName")
+    p.os_product = reg.fact(CURRENT_VERSION, "ProductName") or fact_of(F.OS_PRODUCT, str)   # else SystemInfo
     build = reg.fact(CURRENT_VERSION, "CurrentBuildNumber", convert=int) or reg.fact(
         CURRENT_VERSION, "CurrentBuild", convert=int)
+    build = build or fact_of(F.OS_BUILD, int)     # SystemInfo.txt / systeminfo.exe, where no hive says it
     if build is None:
         for r in reversed(ev.of(OS_AT_BOOT)):   # "Microsoft (R) Windows (R) 6.03. 9600 Multiprocessor Free."
             text = " ".join(str(v) for v in (r.get("data") or {}).values())
@@ -417,7 +419,7 @@ def _os(p: HostProfile, reg: _Registry, ev: _Events, fact_of) -> None:
     if build is None:
         build = fact_of(F.LS_OS_BUILD, int)
     p.os_build = build
-    p.os_ubr = reg.fact(CURRENT_VERSION, "UBR", convert=int)
+    p.os_ubr = reg.fact(CURRENT_VERSION, "UBR", convert=int) or fact_of(F.OS_UBR, int)
     server = _is_server(reg, p.os_product)
     if build is not None:
         label = os_label(int(build.value), server)
@@ -425,6 +427,54 @@ def _os(p: HostProfile, reg: _Registry, ev: _Events, fact_of) -> None:
             p.os_version = Fact(label, build.origin, list(build.evidence))
     if p.os_version is None:
         p.os_version = fact_of(F.LS_VERSION, str)
+
+
+# Win32_ComputerSystem.DomainRole names of a machine joined to a domain (parsers.systeminfo)
+_JOINED_ROLES = {"member_server", "member_workstation", "primary_domain_controller", "backup_domain_controller"}
+
+
+def _system_info(p: HostProfile, by_name: dict) -> None:
+    """What MSRD-Collect's SystemInfo.txt or systeminfo.exe says of the machine (origin
+    ``system_info``): domain role, install date, last boot and time zone as stated; where a hive
+    gave the OS or the domain and SystemInfo differs, the hive's value stands and SystemInfo's is
+    added to its evidence, so both are shown. The domain role (Win32_ComputerSystem, read from
+    LSA) decides domain membership unless the LSA policy or Group Policy in a hive said it."""
+    def stated(name: str) -> Optional[dict]:
+        found = [f for f in by_name.get(name, []) if f.get("origin") == "system_info"]
+        return found[-1] if found else None
+
+    for attr, name, note in (("domain_role", F.DOMAIN_ROLE, "domain role (Win32_ComputerSystem)"),
+                             ("install_date_local", F.INSTALL_DATE, "install date, the machine's local time"),
+                             ("last_boot", F.LAST_BOOT, "last boot, the machine's local time"),
+                             ("time_zone", F.TIME_ZONE, "time zone")):
+        f = stated(name)
+        if f is not None:
+            setattr(p, attr, Fact(f.get("value"), "system_info", [export_evidence(f, note)]))
+    for attr, name, same in (("os_product", F.OS_PRODUCT, lambda a, b: _product(a) == _product(b)),
+                             ("os_build", F.OS_BUILD, lambda a, b: int(a) == int(b)),
+                             ("os_ubr", F.OS_UBR, lambda a, b: int(a) == int(b)),
+                             ("domain", F.DOMAIN, lambda a, b: str(a).lower().split(".")[0] == str(b).lower().split(".")[0])):
+        have, f = getattr(p, attr), stated(name)
+        if have is None or f is None or have.origin == "system_info":
+            continue
+        try:
+            agree = same(have.value, f.get("value"))
+        except (TypeError, ValueError):
+            agree = False
+        if not agree:
+            have.evidence.append(export_evidence(
+                f, f"SystemInfo says {f.get('value')!r}; the {have.origin} value {have.value!r} stands"))
+    role = p.domain_role
+    weak = p.domain_joined is None or all(e.note.startswith(("weak signal", "no DNS domain"))
+                                          for e in p.domain_joined.evidence)
+    if role is not None and weak:
+        p.domain_joined = Fact(role.value in _JOINED_ROLES, "system_info", list(role.evidence))
+
+
+def _product(name) -> str:
+    """A product name compared: Win32_OperatingSystem.Caption says "Microsoft Windows Server ...",
+    the registry's ProductName "Windows Server ..."."""
+    return re.sub(r"^microsoft\s+", "", str(name).strip().lower())
 
 
 def _is_server(reg: _Registry, product: Optional[Fact]) -> Optional[bool]:

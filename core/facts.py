@@ -29,6 +29,19 @@ COMPUTER_NAME = "computer_name"                  # str, when an export names its
 DOMAIN = "domain"                                # str DNS or NetBIOS domain
 COLLECTED_AT = "collected_at"                    # datetime the export was made (a collection-time candidate)
 
+# What a machine says of itself (MSRD-Collect <HOST>_SystemInfo.txt, systeminfo.exe; origin system_info):
+# a hive's value wins where both exist (analyzer.hosts)
+OS_PRODUCT = "os_product"                        # str "Microsoft Windows Server 2022 Standard"
+OS_BUILD = "os_build"                            # int build
+OS_UBR = "os_ubr"                                # int update build revision
+INSTALLATION_TYPE = "installation_type"          # str "Server" | "Client" | "Server Core"
+DOMAIN_ROLE = "domain_role"                      # Win32_ComputerSystem.DomainRole name: standalone_workstation,
+                                                 # member_workstation, standalone_server, member_server,
+                                                 # backup_domain_controller, primary_domain_controller
+INSTALL_DATE = "install_date"                    # naive datetime, the machine's local time
+LAST_BOOT = "last_boot"                          # naive datetime, the machine's local time
+TIME_ZONE = "time_zone"                          # str "(UTC+01:00) Amsterdam, Berlin, ..."
+
 # What an artifact covers (core.coverage): a registry artifact's subtrees, an event log's span
 REGISTRY_COVERAGE = "registry_coverage"          # list[str] keys (key_ccs form) the artifact holds whole:
                                                  # "HKLM\\SYSTEM" for a hive, the exported key for a reg export

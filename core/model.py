@@ -141,6 +141,11 @@ class HostProfile:
     os_build: Optional[Fact] = None
     os_ubr: Optional[Fact] = None                      # update build revision (CurrentVersion\UBR): patch level
     os_version: Optional[Fact] = None                  # "2008R2".."2025" (from the build)
+    # what SystemInfo.txt / systeminfo.exe state (origin system_info); times are the machine's local time
+    domain_role: Optional[Fact] = None                 # member_server, standalone_server, primary_domain_controller ...
+    install_date_local: Optional[Fact] = None          # naive datetime
+    last_boot: Optional[Fact] = None                   # naive datetime
+    time_zone: Optional[Fact] = None                   # "(UTC+01:00) Amsterdam, Berlin, ..."
     roles: dict[str, Fact] = field(default_factory=dict)   # session_host, licensing, connection_broker, gateway, web_access
     domain_joined: Optional[Fact] = None               # True / False (workgroup)
     licensing_mode_candidates: list[Fact] = field(default_factory=list)   # Fact(int mode, origin)
@@ -177,6 +182,8 @@ class HostProfile:
             "name": self.name, "aliases": sorted(self.aliases), "fqdn": self.fqdn,
             "domain": f(self.domain), "os_product": f(self.os_product), "os_build": f(self.os_build), "os_ubr": f(self.os_ubr),
             "os_version": f(self.os_version),
+            "domain_role": f(self.domain_role), "install_date_local": f(self.install_date_local),
+            "last_boot": f(self.last_boot), "time_zone": f(self.time_zone),
             "roles": {k: v.to_dict() for k, v in sorted(self.roles.items())},
             "domain_joined": f(self.domain_joined),
             "licensing_mode_candidates": [c.to_dict() for c in self.licensing_mode_candidates],

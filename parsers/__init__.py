@@ -28,6 +28,7 @@ FORMATS: tuple[str, ...] = (
     "rdsla.parsers.registry_sniff:REG_QUERY",
     "rdsla.parsers.text:JSON_DOCUMENT",          # kind unknown: JSON notes are no report
     "rdsla.parsers.licensing_sniff:FORMAT",
+    "rdsla.parsers.systeminfo_sniff:FORMAT",
 )
 
 

@@ -24,7 +24,7 @@ from rdsla.sample_data.forge.exports import (grace_period_txt, issued_html, keyp
                                        tsls_membership)
 from rdsla.sample_data.forge.evtx_writer import EventRecord
 from rdsla.sample_data.forge.machine import (MSRD_KEYS, OS_NT_VERSION, PER_DEVICE, PER_USER, Machine, find_key,
-                                             software_tree, system_tree)
+                                             software_tree, system_info_txt, system_tree)
 from rdsla.sample_data.forge.reg_text import render_reg_export, render_reg_query
 from rdsla.sample_data.forge.regf_writer import write_hive
 from rdsla.sample_data.forge.scenarios import COLLECTED, SCENARIOS, Scenario
@@ -67,7 +67,8 @@ class _Layout:
         h = self.host
         if self.collector == "tss":
             return f"TSS_{h}_{TSS_STAMP}/{h}_{TSS_STAMP}_{name}"
-        folder = {"events": f"{h}_EventLogs", "registry": f"{h}_RegistryKeys", "rds": f"{h}_RDS"}[area]
+        folder = {"events": f"{h}_EventLogs", "registry": f"{h}_RegistryKeys", "rds": f"{h}_RDS",
+                  "sysinfo": f"{h}_SystemInfo"}[area]
         return f"MSRD-Results-{h}/{folder}/{h}_{name}"
 
     def log(self, channel: str) -> str:
@@ -153,6 +154,8 @@ def machine_files(s: Scenario, m: Machine) -> dict[str, bytes]:
         files[lay.log(channel)] = _evtx_bytes(records)
     files.update(registry_files(m, lay))
     command_time = COLLECTED - timedelta(seconds=40)
+    if s.collector == "msrd":               # every MSRD-Collect run writes it (MSRDC-Core.psm1)
+        files[lay.path("sysinfo", "SystemInfo.txt")] = system_info_txt(m, command_time, boot)
     state = s.license_servers.get(m.name)
     if state is not None:
         files[lay.path("rds", "rdls_LicenseKeyPacks.html")] = keypacks_html(m.name, state.packs)

@@ -209,3 +209,35 @@ def find_key(root: RegKey, path: str) -> Optional[RegKey]:
         if node is None:
             return None
     return node
+
+
+def _invariant(when: datetime) -> str:
+    """A DateTime as PowerShell concatenates it into a string: the invariant culture."""
+    return when.strftime("%m/%d/%Y %H:%M:%S")
+
+
+# Win32_ComputerSystem.DomainRole names, as MSRD-Collect writes them
+STANDALONE_SERVER, MEMBER_SERVER = "Standalone Server", "Member Server"
+
+
+def system_info_txt(m: Machine, collected: datetime, boot: datetime) -> bytes:
+    """MSRD-Collect's ``<HOST>_SystemInfo.txt`` (MSRDC-Core.psm1: ``Label.PadRight(27) + " : " +
+    value`` lines from Win32_OperatingSystem, Win32_ComputerSystem, Win32_TimeZone, written by
+    Out-File: UTF-16LE with a BOM). The machines of the samples keep UTC as their time zone, so
+    their local times are the UTC times of the events."""
+    build = m.build
+    ubr = m.ubr if m.ubr is not None else UBR_NOVEMBER_2024.get(build)
+    if m.os in OS_NT_VERSION:           # 2008 and 2012: major.build.revision (MSRD-Collect)
+        version = f"{OS_NT_VERSION[m.os].split('.')[0]}.{build}." + (str(ubr) if ubr is not None else "")
+    else:
+        version = f"10.0.{build}.{ubr if ubr is not None else 0}"
+    netbios = m.domain.split(".")[0].upper() if m.domain else ""
+    lines = [("Computer name", m.name), ("Model", "Virtual Machine"), ("Manufacturer", "Microsoft Corporation"),
+             ("SystemType", "x64-based PC"), ("Operating System", f"Microsoft {OS_NAMES[m.os]} 64-bit"),
+             ("Build Number", version), ("Installation type", "Server"),
+             ("Time zone", "(UTC) Coordinated Universal Time"), ("Install date", _invariant(m.installed)),
+             ("Last boot time", _invariant(boot)), ("Local time", _invariant(collected)),
+             ("DNS Hostname", m.name), ("DNS Domain name", m.domain or "WORKGROUP"),
+             ("NetBIOS Domain name", netbios), ("Domain role", MEMBER_SERVER if m.domain else STANDALONE_SERVER)]
+    text = "".join(f"{label.ljust(27)} : {value}\r\n" for label, value in lines) + " \r\n"
+    return b"\xff\xfe" + text.encode("utf-16-le")

@@ -6,7 +6,7 @@ from rdsla import parsers
 from rdsla.parsers.formats import CERTAIN, HEAD_BYTES, THRESHOLD, Format, Sniff
 
 INVENTORY_KINDS = {"evtx", "hive", "reg_export", "reg_query", "licensing_csv", "licensing_html",
-                   "licensing_text", "unknown"}          # DESIGN.md, inventory contract
+                   "licensing_text", "system_info", "unknown"}   # DESIGN.md, inventory contract (+ issue 23)
 
 
 def test_the_formats_yield_exactly_the_inventory_kinds():
@@ -15,10 +15,11 @@ def test_the_formats_yield_exactly_the_inventory_kinds():
 
 
 def test_every_parseable_kind_has_its_parser_and_unknown_has_none():
-    from rdsla.parsers import evtx, licensing, registry
+    from rdsla.parsers import evtx, licensing, registry, systeminfo
     expected = {"evtx": evtx.parse, "hive": registry.parse, "reg_export": registry.parse,
                 "reg_query": registry.parse, "licensing_csv": licensing.parse,
-                "licensing_html": licensing.parse, "licensing_text": licensing.parse}
+                "licensing_html": licensing.parse, "licensing_text": licensing.parse,
+                "system_info": systeminfo.parse}
     assert {k: parsers.parser_for(k) for k in expected} == expected
     with pytest.raises(KeyError):
         parsers.parser_for("unknown")
@@ -111,4 +112,5 @@ def test_importing_the_parsers_package_imports_no_format(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     loaded = set(ast.literal_eval(out))
     assert loaded == {"rdsla.parsers.formats", "rdsla.parsers.text", "rdsla.parsers.evtx_sniff",
-                      "rdsla.parsers.registry_sniff", "rdsla.parsers.licensing_sniff"}
+                      "rdsla.parsers.registry_sniff", "rdsla.parsers.licensing_sniff",
+                      "rdsla.parsers.systeminfo_sniff"}
