@@ -420,6 +420,9 @@ def _os(p: HostProfile, reg: _Registry, ev: _Events, fact_of) -> None:
         build = fact_of(F.LS_OS_BUILD, int)
     p.os_build = build
     p.os_ubr = reg.fact(CURRENT_VERSION, "UBR", convert=int) or fact_of(F.OS_UBR, int)
+    # InstallDate (seconds since 1970, UTC): set at setup, and again by sysprep's specialize pass on a
+    # machine deployed from an image, which keeps the image's GracePeriod timebomb (RDSLIC-024)
+    p.os_install_date = reg.fact(CURRENT_VERSION, "InstallDate", convert=_unix_time)
     server = _is_server(reg, p.os_product)
     if build is not None:
         label = os_label(int(build.value), server)
@@ -427,6 +430,14 @@ def _os(p: HostProfile, reg: _Registry, ev: _Events, fact_of) -> None:
             p.os_version = Fact(label, build.origin, list(build.evidence))
     if p.os_version is None:
         p.os_version = fact_of(F.LS_VERSION, str)
+
+
+def _unix_time(value) -> datetime:
+    """A REG_DWORD of seconds since 1970 (CurrentVersion\\InstallDate) as a UTC time; 0 is no date."""
+    seconds = int(value)
+    if seconds <= 0:
+        raise ValueError("no date")
+    return datetime.fromtimestamp(seconds, timezone.utc)
 
 
 # Win32_ComputerSystem.DomainRole names of a machine joined to a domain (parsers.systeminfo)

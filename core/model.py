@@ -140,6 +140,7 @@ class HostProfile:
     os_product: Optional[Fact] = None
     os_build: Optional[Fact] = None
     os_ubr: Optional[Fact] = None                      # update build revision (CurrentVersion\UBR): patch level
+    os_install_date: Optional[Fact] = None             # datetime: CurrentVersion\InstallDate (sysprep resets it)
     os_version: Optional[Fact] = None                  # "2008R2".."2025" (from the build)
     # what SystemInfo.txt / systeminfo.exe state (origin system_info); times are the machine's local time
     domain_role: Optional[Fact] = None                 # member_server, standalone_server, primary_domain_controller ...
@@ -181,6 +182,7 @@ class HostProfile:
         return {
             "name": self.name, "aliases": sorted(self.aliases), "fqdn": self.fqdn,
             "domain": f(self.domain), "os_product": f(self.os_product), "os_build": f(self.os_build), "os_ubr": f(self.os_ubr),
+            "os_install_date": f(self.os_install_date),
             "os_version": f(self.os_version),
             "domain_role": f(self.domain_role), "install_date_local": f(self.install_date_local),
             "last_boot": f(self.last_boot), "time_zone": f(self.time_zone),

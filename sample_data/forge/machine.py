@@ -54,6 +54,7 @@ class Machine:
     disconnect_after: Optional[timedelta] = None   # each session dropped this long after logon (LSM 24)
     ubr: Optional[int] = None                 # CurrentVersion\UBR (default: the November 2024 update of the build)
     last_boot: Optional[datetime] = None      # EventLog 6009/6005 (default: a week before collection)
+    policy_written: Optional[datetime] = None  # policy key LastWrite: a GPO change (default: set up with the host)
 
     @property
     def build(self) -> int:
@@ -157,7 +158,7 @@ def software_tree(m: Machine) -> RegKey:
     cv.set("RegisteredOwner", REG_SZ, "Contoso IT" if m.domain else "Administrator")
     root.key(r"Policies\Microsoft\Windows\WindowsUpdate\AU", t0).set("NoAutoRebootWithLoggedOnUsers", REG_DWORD, 1)
     if has_policy(m):      # the key exists on a real host only when a policy is set (RDS_LICENSING.md 0a)
-        policy = root.key(r"Policies\Microsoft\Windows NT\Terminal Services", _stamp(m, 2))
+        policy = root.key(r"Policies\Microsoft\Windows NT\Terminal Services", m.policy_written or _stamp(m, 2))
         if m.policy_mode is not None:
             policy.set("LicensingMode", REG_DWORD, m.policy_mode)
         if m.policy_servers is not None:

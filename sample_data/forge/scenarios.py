@@ -504,6 +504,59 @@ def healthy_4105_member() -> Scenario:
 
 # ---- issue 19, session-host causes (RDSLIC-023, 024, 026): their scenario functions go here ----
 
+def gpo_change_not_applied() -> Scenario:
+    """RDSLIC-023: LS-OLD was retired; an admin pointed the licensing GPO at LS01 two days before
+    collection, Group Policy wrote the new value (the policy key's LastWrite), but Remote Desktop
+    Services reads it at start and has run since the last boot, 25 days ago: 50283 go on naming
+    LS-OLD (RDS_LICENSING.md 0a)."""
+    boot = COLLECTED - days(25)
+    rdsh = _licensed_rdsh("RDSH01", "2019", PER_USER, policy_mode=PER_USER, policy_servers=[f"LS01.{DOMAIN}"],
+                          last_boot=boot, policy_written=COLLECTED - days(2) - timedelta(hours=3))
+    rdsh.events.append(service_state_event(boot + timedelta(seconds=40), rdsh.fqdn, "Remote Desktop Services",
+                                           "running", "TermService"))
+    rdsh.logons_until = COLLECTED - days(12)
+    repeated(rdsh, 1131, COLLECTED - days(12), timedelta(hours=2), [f"LS-OLD.{DOMAIN}"])
+    ls = machine("LS01", "2019", {LS}, noise=400)
+    ls_healthy_log(ls)
+    state = LicenseServerState(packs=[builtin_pack(), KeyPack(3, "2019", "per_user", 60, 0)], tsls_members=["LS01"])
+    return Scenario("gpo-change-not-applied", "the licensing GPO was changed from the retired LS-OLD to LS01 two days "
+                    "ago; Remote Desktop Services has not restarted since and still asks LS-OLD", [rdsh, ls],
+                    {"LS01": state}, ["RDSLIC-023"], "RDSH01", alt_hosts=["LS01"], symptoms=["RDSLIC-103"],
+                    zipped=True)
+
+
+def cloned_image_grace_expired() -> Scenario:
+    """RDSLIC-024: RDSH07 was deployed nine days ago from a golden image whose RD Session Host
+    role was installed 200 days ago (the GracePeriod key keeps the image's time; sysprep set a new
+    InstallDate); the licensing GPO is linked to the OU of the older hosts only, so RDSH07 names no
+    license server and reports the grace period expired from its first day."""
+    rdsh = _licensed_rdsh("RDSH01", "2022", PER_USER, policy_mode=PER_USER, policy_servers=[f"LS01.{DOMAIN}"])
+    clone = machine("RDSH07", "2022", {SH}, installed_days_ago=9, policy_mode=PER_USER,
+                    grace_start=COLLECTED - days(200))
+    clone.logons_until = clone.installed
+    repeated(clone, 1128, clone.installed + timedelta(hours=1), timedelta(hours=6))
+    repeated(clone, 1130, clone.installed + timedelta(hours=1, minutes=1), timedelta(hours=6))
+    ls = machine("LS01", "2022", {LS}, noise=400)
+    ls_healthy_log(ls)
+    state = LicenseServerState(packs=[builtin_pack(), KeyPack(3, "2022", "per_user", 50, 0)], tsls_members=["LS01"])
+    return Scenario("cloned-image-grace-expired", "RDSH07, deployed 9 days ago from an image whose grace period had "
+                    "run, names no license server and reports the grace period expired", [rdsh, clone, ls],
+                    {"LS01": state}, ["RDSLIC-024"], "RDSH07", symptoms=["RDSLIC-101", "RDSLIC-103"],
+                    zipped=True)
+
+
+def entra_per_user_failing() -> Scenario:
+    """RDSLIC-026: the licensing GPO was switched to "AAD Per User" (6, RDS_LICENSING.md 2.2) and
+    the proxy blocks the Entra ID endpoints: 50214 on every logon attempt for five days."""
+    rdsh = _licensed_rdsh("RDSH01", "2022", PER_USER, policy_mode=6, policy_servers=[f"LS01.{DOMAIN}"])
+    rdsh.logons_until = COLLECTED - days(5)
+    repeated(rdsh, 1062, COLLECTED - days(5), timedelta(hours=3), ["0x80072ee7"])
+    ls = machine("LS01", "2022", {LS}, noise=400)
+    ls_healthy_log(ls)
+    state = LicenseServerState(packs=[builtin_pack(), KeyPack(3, "2022", "per_user", 50, 0)], tsls_members=["LS01"])
+    return Scenario("entra-per-user-failing", "licensing mode AAD Per User; the session host cannot reach Entra ID "
+                    "(50214 for five days)", [rdsh, ls], {"LS01": state}, ["RDSLIC-026"], "RDSH01", zipped=True)
+
 
 SCENARIOS: list[Callable[[], Scenario]] = [
     healthy_per_user_domain, no_license_server_grace_expired, licensing_mode_not_configured, gpo_overrides_deployment,
@@ -518,5 +571,7 @@ HEALTHY_TRAPS: list[Callable[[], Scenario]] = [
 ]
 SCENARIOS += HEALTHY_TRAPS
 LICENSE_SERVER_CAUSES: list[Callable[[], Scenario]] = []   # issue 19: 021, 022, 025
-SESSION_HOST_CAUSES: list[Callable[[], Scenario]] = []     # issue 19: 023, 024, 026
+SESSION_HOST_CAUSES: list[Callable[[], Scenario]] = [     # issue 19: 023, 024, 026
+    gpo_change_not_applied, cloned_image_grace_expired, entra_per_user_failing,
+]
 SCENARIOS += LICENSE_SERVER_CAUSES + SESSION_HOST_CAUSES

@@ -30,6 +30,7 @@ LOCAL_SERVICE, NETWORK_SERVICE, SYSTEM_SID = "S-1-5-19", "S-1-5-20", "S-1-5-18"
 RCM_LICENSING = {
     1004: 2, 1011: 4, 1028: 2, 1043: 2, 1061: 2, 1068: 3, 1069: 2,
     1128: 3, 1129: 3, 1130: 3, 1131: 2, 1132: 2, 1133: 2,
+    1062: 2, 1063: 2, 1064: 2,       # 50214-50216: Entra ID (AAD) licensing lookup / validation failed
 }
 MANIFEST_FROM_BUILD = 17134   # 10.0.17134 and later log 0xC000 + id (RDS_LICENSING.md 1.1)
 
