@@ -150,6 +150,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", dest="json_out", metavar="FILE", help="diff.json file")
     p.add_argument("--md", dest="md_out", metavar="FILE", help="Markdown diff file")
     p.add_argument("--fail-on", choices=SEVERITIES, default="error")
+    g = p.add_argument_group("collection time and current window (bundle sides; a findings.json keeps its own)")
+    g.add_argument("--before-as-of", type=_iso_time, metavar="TIME",
+                   help="collection time of BEFORE instead of its newest timestamp")
+    g.add_argument("--after-as-of", type=_iso_time, metavar="TIME",
+                   help="collection time of AFTER instead of its newest timestamp")
+    g.add_argument("--window", type=_days, default=None, metavar="DAYS",
+                   help="events of the last DAYS before each side's collection time are current (default 7)")
+    g.add_argument("--before-window", type=_days, default=None, metavar="DAYS", help="--window for BEFORE only")
+    g.add_argument("--after-window", type=_days, default=None, metavar="DAYS", help="--window for AFTER only")
 
     p = sub.add_parser("rules", help="list the rule pack")
     p.add_argument("--json", action="store_true")
@@ -329,7 +338,9 @@ def cmd_diff(args) -> int:
     outputs = {"diff": api.output_path(args.output, "diff.html"), "json": api.output_path(args.json_out, "diff.json"),
                "markdown": api.output_path(args.md_out, "diff.md")}
     red = _redactor(args)
-    result = diff(args.before, args.after, fail_on=args.fail_on, redactor=red, **_options(args))
+    result = diff(args.before, args.after, fail_on=args.fail_on, redactor=red, as_of_before=args.before_as_of,
+                  as_of_after=args.after_as_of, window=args.window, window_before=args.before_window,
+                  window_after=args.after_window, **_options(args))
     for path in [*outputs.values(), args.redact_map]:  # all refused before any is written
         result.check_output(path)
     _write_redact_map(args, red)

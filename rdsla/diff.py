@@ -12,6 +12,12 @@ Each side is a bundle (folder, zip or file: analyzed through :func:`rdsla.api.an
 common options) or a findings.json written by ``rdsla analyze --json`` (read as it is, never
 re-analyzed). The comparison itself is :func:`rdsla.reports.diff.compare` on the two findings
 documents. Layer: above the API (it calls it), below the CLI (pyproject.toml's contracts).
+
+Each bundle side has its own collection time and current window (``as_of_before`` /
+``as_of_after``; ``window`` for both, ``window_before`` / ``window_after`` for one): two uploads
+are collected days apart, and a side whose clock was wrong needs its own ``as_of``. A
+findings.json side was analyzed already: asking it for another time or window is an error
+naming the file, never silently ignored.
 """
 from __future__ import annotations
 
@@ -25,10 +31,12 @@ from rdsla import api
 __all__ = ["diff", "Diff", "load_side"]
 
 
-def load_side(path: Union[str, "os.PathLike[str]"], *, as_of=None, redactor=None, **options: Any) -> tuple[dict, list]:
+def load_side(path: Union[str, "os.PathLike[str]"], *, as_of=None, window=None, redactor=None, label: str = "",
+              **options: Any) -> tuple[dict, list]:
     """(findings document, input folders) of one side: a findings.json as written by rdsla, or
-    a bundle analyzed now. A ``.json`` file that is not a findings document is an
-    :class:`rdsla.api.ArgumentError`; so is a bundle of which nothing could be opened."""
+    a bundle analyzed now (as of ``as_of``, ``window`` days current). A ``.json`` file that is
+    not a findings document is an :class:`rdsla.api.ArgumentError`; so is a bundle of which
+    nothing could be opened, and an ``as_of`` or a different ``window`` for a findings.json."""
     from rdsla.reports.diff import NotAFindingsDocument, check_document
 
     p = Path(os.fspath(path))
@@ -41,15 +49,29 @@ def load_side(path: Union[str, "os.PathLike[str]"], *, as_of=None, redactor=None
             doc = check_document(doc, str(p))
         except NotAFindingsDocument as exc:
             raise api.ArgumentError(str(exc)) from None
+        _check_fixed(p, doc, as_of, window, label)
         if redactor is not None:
             redactor.learn_document(doc)
         return doc, []
     from rdsla.reports.findings_json import findings_document
 
-    result = api.analyze(os.fspath(path), as_of=as_of, **options)
+    result = api.analyze(os.fspath(path), as_of=as_of, window=window, **options)
     if redactor is not None:
         redactor.learn_analysis(result.analysis)
     return findings_document(result.analysis), result.input_dirs
+
+
+def _check_fixed(path: Path, doc: dict, as_of, window, label: str) -> None:
+    """A findings.json keeps the collection time and window it was analyzed with."""
+    side = f"{label} " if label else ""
+    if as_of is not None:
+        raise api.ArgumentError(f"{path}: the {side}side is a findings.json, analyzed as of {doc.get('as_of')}; "
+                                f"a collection time applies to a bundle only (diff the bundle instead)")
+    days = doc.get("current_days")
+    if window is not None and (days is None or float(days) != float(window)):
+        raise api.ArgumentError(f"{path}: the {side}side is a findings.json whose current window is "
+                                f"{format(float(days), 'g') if days is not None else 'unknown'} days, not {window:g}; "
+                                f"a window applies to a bundle only (diff the bundle instead)")
 
 
 class Diff:
@@ -98,12 +120,15 @@ class Diff:
                 f"exit {self.exit_code}>")
 
 
-def diff(before, after, *, fail_on: str = "error", as_of_before=None, as_of_after=None, redact: bool = False,
-         redactor=None, **options: Any) -> Diff:
-    """Compare ``before`` and ``after`` (each a bundle path or a findings.json). ``options``: the
-    common options of :func:`rdsla.api.analyze` for bundle sides. ``redact``: pseudonymize
-    every name of both sides consistently (one mapping; ``redactor`` to pass your own and read
-    its mapping afterwards)."""
+def diff(before, after, *, fail_on: str = "error", as_of_before=None, as_of_after=None, window=None,
+         window_before=None, window_after=None, redact: bool = False, redactor=None, **options: Any) -> Diff:
+    """Compare ``before`` and ``after`` (each a bundle path or a findings.json). ``as_of_before``
+    / ``as_of_after``: each bundle's collection time (default: its newest timestamp);
+    ``window``: days before the collection time that are current on both sides (default 7),
+    ``window_before`` / ``window_after`` for one side. ``options``: the common options of
+    :func:`rdsla.api.analyze` for bundle sides. ``redact``: pseudonymize every name of both
+    sides consistently (one mapping; ``redactor`` to pass your own and read its mapping
+    afterwards)."""
     from rdsla.core.model import SEVERITIES
     from rdsla.reports.diff import compare
 
@@ -113,8 +138,9 @@ def diff(before, after, *, fail_on: str = "error", as_of_before=None, as_of_afte
         from rdsla.core.redact import Redactor
         redactor = Redactor().alias_inputs([os.fspath(before), os.fspath(after)])
     learn = redactor if (redact or redactor is not None) else None
-    doc_b, dirs_b = load_side(before, as_of=as_of_before, redactor=learn, **options)
-    doc_a, dirs_a = load_side(after, as_of=as_of_after, redactor=learn, **options)
+    windows = [api.check_window(w if w is not None else window) for w in (window_before, window_after)]
+    doc_b, dirs_b = load_side(before, as_of=as_of_before, window=windows[0], redactor=learn, label="before", **options)
+    doc_a, dirs_a = load_side(after, as_of=as_of_after, window=windows[1], redactor=learn, label="after", **options)
     labels = ("before", "after")
     if learn is not None:
         doc_b, doc_a = learn.deep(doc_b), learn.deep(doc_a)

@@ -76,7 +76,8 @@ def compare(before: dict, after: dict, fail_on: str = "error", labels: tuple[str
 def _side(doc: dict, label: str) -> dict:
     top = (doc.get("root_causes") or [None])[0]
     verdict = doc.get("verdict") or {}
-    return {"label": label, "as_of": doc.get("as_of"), "inputs": list(doc.get("inputs") or []),
+    return {"label": label, "as_of": doc.get("as_of"), "current_days": doc.get("current_days") or 7,
+            "inputs": list(doc.get("inputs") or []),
             "hosts": [h.get("name") for h in doc.get("hosts") or []],
             "top": {"rule_id": top.get("rule_id"), "host": top.get("host"), "title": top.get("title"),
                     "confidence": top.get("confidence"), "summary": top.get("summary")} if top else None,
@@ -380,10 +381,19 @@ def headline(diff: dict) -> str:
     return f"Causes: {', '.join(bits)}; {state}."
 
 
+def _windows(diff: dict) -> tuple[str, str]:
+    """Each side's current window as a note (empty when both are the default 7 days)."""
+    days = [diff[side].get("current_days") or 7 for side in ("before", "after")]
+    if days[0] == days[1] == 7:
+        return "", ""
+    return tuple(f", {float(d):g} days current" for d in days)
+
+
 def render_markdown(diff: dict) -> str:
+    wb, wa = _windows(diff)
     out = [f"## RDS licensing: before / after", "",
-           f"Before: {md(', '.join(diff['before']['inputs']) or diff['before']['label'])} (as of {md(_when(diff['before']['as_of']))})  ",
-           f"After: {md(', '.join(diff['after']['inputs']) or diff['after']['label'])} (as of {md(_when(diff['after']['as_of']))})",
+           f"Before: {md(', '.join(diff['before']['inputs']) or diff['before']['label'])} (as of {md(_when(diff['before']['as_of']))}{wb})  ",
+           f"After: {md(', '.join(diff['after']['inputs']) or diff['after']['label'])} (as of {md(_when(diff['after']['as_of']))}{wa})",
            "", f"**{md(headline(diff))}**"]
     for category in CATEGORIES:
         items = diff["causes"][category]
@@ -448,7 +458,8 @@ def _when(iso: Optional[str]) -> str:
 
 
 def terminal_summary(diff: dict, outputs: Optional[dict[str, str]] = None) -> str:
-    lines = [f"rdsla diff: before as of {_when(diff['before']['as_of'])}, after as of {_when(diff['after']['as_of'])}",
+    wb, wa = _windows(diff)
+    lines = [f"rdsla diff: before as of {_when(diff['before']['as_of'])}{wb}; after as of {_when(diff['after']['as_of'])}{wa}",
              "  " + headline(diff)]
     for category in CATEGORIES:
         for e in diff["causes"][category]:

@@ -55,11 +55,16 @@ def _cause(e: dict) -> dict:
 
 def _side(s: dict) -> dict:
     top = s.get("top")
-    return {"label": _text(s["label"]), "as_of": _when(s.get("as_of")),
+    return {"label": _text(s["label"]), "as_of": _when(s.get("as_of")), "days": _days(s.get("current_days")),
             "inputs": [_text(p) for p in s.get("inputs") or []], "hosts": [_text(h) for h in s.get("hosts") or []],
             "top": (f"{top['rule_id']} {_text(top.get('title'))} on {_text(top.get('host')) or 'the bundle'}"
                     if top else "no root cause found"),
             "facts": bool(s.get("facts"))}
+
+
+def _days(v: Any) -> str:
+    """A window in days as typed (7, 2.5); 7 for documents that predate per-side windows."""
+    return f"{float(v):g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else "7"
 
 
 def _count(v: Any) -> str:

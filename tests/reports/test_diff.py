@@ -255,3 +255,39 @@ def test_compare_does_not_modify_its_inputs():
     b, a = copy.deepcopy(before), copy.deepcopy(after)
     compare(before, after)
     assert before == b and after == a
+
+
+def test_each_side_has_its_own_collection_time_and_window(pair_results, tmp_path, capsys):
+    """--before-as-of / --after-as-of and --window / --before-window / --after-window reach their
+    own side: BEFORE judged 45 days after its collection has no current 1131 left (its events are
+    history) while AFTER keeps its own time; the result equals the diff of two findings.json
+    analyzed with the same options; a findings.json side refuses a time or window of its own."""
+    before, after = PAIRS / "gpo-fix-worked" / "before", PAIRS / "gpo-fix-worked" / "after"
+    default = pair_results["gpo-fix-worked"].document
+    late = "2024-12-20T10:00:00+00:00"
+    rc = main(["diff", str(before), str(after), "--before-as-of", late, "--after-window", "3", "--jobs", "0",
+               "--json", str(tmp_path / "d.json"), "-o", str(tmp_path / "d.html"), "--quiet"])
+    doc = json.loads((tmp_path / "d.json").read_text())
+    assert doc["before"]["as_of"] == late and doc["after"]["as_of"] == default["after"]["as_of"] != late
+    assert (doc["before"]["current_days"], doc["after"]["current_days"]) == (7, 3)
+    ev = {e["event_id"]: e for e in doc["events"]}
+    assert default["causes"]["resolved"] and ev[1131]["before"]["current"] == 0 < ev[1131]["before"]["count"]
+    assert not doc["causes"]["resolved"]           # nothing current before: nothing to resolve
+    assert "the 7 days before the first upload" in (tmp_path / "d.html").read_text() and rc in (0, 1)
+    # the same as comparing the two sides analyzed apart with those options
+    fb, fa = tmp_path / "b.json", tmp_path / "a.json"
+    assert main(["analyze", str(before), "--as-of", late, "--json", str(fb), "--quiet", "--jobs", "0"]) in (0, 1)
+    assert main(["analyze", str(after), "--window", "3", "--json", str(fa), "--quiet", "--jobs", "0"]) in (0, 1)
+    assert main(["diff", str(fb), str(fa), "--json", str(tmp_path / "d2.json"), "--quiet"]) == rc
+    again = json.loads((tmp_path / "d2.json").read_text())
+    assert (again["causes"], again["events"]) == (doc["causes"], doc["events"])
+    # --window applies to both; a findings.json keeps its time and window
+    assert main(["diff", str(fb), str(fa), "--window", "3", "--quiet"]) == 2
+    assert "b.json: the before side is a findings.json whose current window is 7 days, not 3" in capsys.readouterr().err
+    assert main(["diff", str(fb), str(after), "--before-as-of", late, "--quiet", "--jobs", "0"]) == 2
+    assert "b.json: the before side is a findings.json, analyzed as of" in capsys.readouterr().err
+    assert main(["diff", str(fb), str(fa), "--after-window", "3", "--quiet"]) == rc
+    with pytest.raises(SystemExit):
+        main(["diff", "--help"])
+    usage = capsys.readouterr().out
+    assert all(o in usage for o in ("--before-as-of", "--after-as-of", "--window", "--before-window", "--after-window"))
