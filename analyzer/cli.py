@@ -239,11 +239,19 @@ def cmd_export(args) -> int:
     reading = _read(args, skim=args.frame != "events")     # the events export decodes every log
     reading.check_output(args.output)
     frame = reading.frames[args.frame]
+    meanings = None
+    if args.frame == "events":          # time first, by time, level names, catalog meaning (issue 23 item 9)
+        from rdsla.analyzer.export_events import events_for_export, kept_line, meanings_of
+        meanings = meanings_of(frame)
+        if not args.quiet:
+            print(f"rdsla: {kept_line(frame, reading.artifacts, args.all_events)}", file=sys.stderr)
     red = _redactor(args)
     if red is not None:
         reading.check_output(args.redact_map)
         frame = red.learn_reading(reading.frames, reading.host_aliases).frame(frame, args.frame)
         _write_redact_map(args, red)
+    if meanings is not None:
+        frame = events_for_export(frame, meanings)
     if args.format == "parquet":
         if not args.output:
             raise UsageError("--format parquet needs -o FILE")
