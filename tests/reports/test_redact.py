@@ -89,7 +89,8 @@ def scenario_names(s) -> set[str]:
                 value = str(value)
                 if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]*[A-Za-z0-9]|[A-Za-z0-9.-]+\\[A-Za-z0-9._-]+", value) \
                         and re.search(r"[A-Za-z]", value) and not re.fullmatch(r"-?\d+", value) \
-                        and value.lower() not in {"running", "stopped"}:
+                        and value.lower() not in {"running", "stopped"} \
+                        and not re.fullmatch(r"0x[0-9a-fA-F]+", value):      # an error code (HRESULT), no name
                     names |= _split(value)
     for state in s.license_servers.values():
         for lic in state.issued:
