@@ -4,7 +4,11 @@ CAL (025). RDS_LICENSING.md 0a (the three rows), 1.3, 2.6, 3.2; Microsoft "Licen
 deployment with client access licenses" (Per Device: temporary CAL first, permanent later)."""
 from __future__ import annotations
 
-import pandas as pd
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from rdsla.core import catalog
 from rdsla.core.cal_counts import pool_counts
@@ -25,7 +29,7 @@ MS_LS_POLICIES = "https://learn.microsoft.com/windows-server/remote/remote-deskt
 LEAK_MIN = 3
 # "Nearly exhausted": this share of the usable Per Device pool or less is still free.
 NEARLY_EMPTY = 0.10
-TEMPORARY_LIFE = pd.Timedelta(days=90)     # a temporary Per Device CAL (RDS_LICENSING.md 0a)
+TEMPORARY_LIFE = timedelta(days=90)     # a temporary Per Device CAL (RDS_LICENSING.md 0a)
 
 
 def _clients(ctx, h):
@@ -36,6 +40,7 @@ def _clients(ctx, h):
 
 def _per_device_rows(iss: pd.DataFrame) -> pd.DataFrame:
     """Issued Per Device CALs still held (revoked ones are back in the pool)."""
+    import pandas as pd
     if not len(iss):
         return iss
     kind = iss["cal_type"].fillna("per_device") if "cal_type" in iss else pd.Series("per_device", index=iss.index)
@@ -46,6 +51,7 @@ def _per_device_rows(iss: pd.DataFrame) -> pd.DataFrame:
 
 def _leaks(rows: pd.DataFrame) -> list[dict]:
     """Device names holding many CALs: ``{name, rows, hardware_ids, temporary}``, most first."""
+    import pandas as pd
     if not len(rows):
         return []
     out = []
@@ -122,6 +128,7 @@ def _pool_pressure(ctx, h) -> tuple[str, list, bool]:
                 f"temporary rows ({LEAK_MIN} or more). A cause when the Per Device pool is exhausted or nearly "
                 f"({NEARLY_EMPTY:.0%} or less free) or the license server logs 20/21 now; else a warning."))
 def per_device_leak(ctx):
+    import pandas as pd
     h = ctx.host
     iss = ctx.issued(h.name)
     if not len(iss):
@@ -221,6 +228,7 @@ def _describe(ls_ev: pd.DataFrame) -> str:
         "Application log for the faulting module; install the latest cumulative update.",
         "Confirm on each session host with RD Licensing Diagnoser that CALs are issued again (no more 20497).")))
 def refusing_or_failing(ctx):
+    import pandas as pd
     h = ctx.host
     ls_all = ctx.events(h.name, "ls", LS_FAILURE_IDS)
     scm_all = _scm_failures(ctx, h.name)
@@ -314,6 +322,7 @@ def _newer_only(ctx, h, sh) -> tuple[bool, pd.DataFrame]:
         "Or install Per Device CALs of the older session host's own version on the license server.",
         "Clients refused with 1011 get a permanent CAL at their next connection once either is done.")))
 def upgrade_prevented(ctx):
+    import pandas as pd
     h = ctx.host
     pol = h.license_server.prevent_license_upgrade
     clients = [c for c in ctx.clients_of(h.name)]
