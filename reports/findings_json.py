@@ -6,7 +6,9 @@ connections work; they never enter ``root_causes``); each finding has ``history`
 never today's cause) and event evidence ``age_days`` / ``current``; hosts carry ``coverage``.
 
 ``cal_pool``, ``event_counts`` and ``current_days`` (added for ``rdsla diff``, issue 21) are
-described in :mod:`rdsla.reports.diff_facts`."""
+described in :mod:`rdsla.reports.diff_facts`. Issue 23: each root cause's ``confidence_factors``
+(what raised and lowered it, ``analyzer.verdict.confidence_factors``) and ``ask_customer``, the
+ask-list by host (``reports.view_asks``); both additions, no field changes meaning."""
 from __future__ import annotations
 
 import json
@@ -17,6 +19,8 @@ SCHEMA = "rdsla.findings/2"
 
 
 def findings_document(analysis: Analysis) -> dict:
+    from rdsla.analyzer.verdict import confidence_factors
+    from rdsla.reports.view_asks import asks
     artifacts = analysis.frames["artifacts"]
     return {
         "schema": SCHEMA,
@@ -25,11 +29,13 @@ def findings_document(analysis: Analysis) -> dict:
         "inputs": list(analysis.inputs),
         "hosts": [h.to_dict(analysis.as_of) for h in analysis.hosts],
         "verdict": dict(analysis.verdict) if analysis.verdict else {},
-        "root_causes": [rc.to_dict() for rc in analysis.root_causes],
+        "root_causes": [{**rc.to_dict(), "confidence_factors": confidence_factors(analysis, rc)}
+                        for rc in analysis.root_causes],
         "compliance": [f.to_dict() for f in analysis.findings if f.state == "detected" and f.kind == "compliance"],
         "findings": [f.to_dict() for f in analysis.findings],
         "artifacts": jsonable(artifacts.astype(object).where(artifacts.notna(), None).to_dict("records")),
         "messages": list(analysis.messages),
+        "ask_customer": asks(analysis),
         **_diff_facts(analysis),
     }
 

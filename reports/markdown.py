@@ -1,21 +1,25 @@
 """The Markdown summary to paste into a ticket: ``render(analysis) -> str``.
 
 Built from the same view model as the HTML report. Every string from the bundle goes through
-:func:`md` (one line; Markdown punctuation backslash-escaped; ``<``, ``>``, ``&`` as entities),
-so a hostile event field can neither format the ticket nor inject HTML.
+:func:`md` (one line; Markdown punctuation, ``<``, ``>`` and ``&`` backslash-escaped), so a hostile
+event field can neither format the ticket nor inject HTML, and the plain text shows no entity
+escapes (``&lt;``): CommonMark shows a backslash-escaped ``<`` as ``<`` and never starts a tag or
+entity with it.
 """
 from __future__ import annotations
 
 import re
 
+from rdsla.core import coverage
 from rdsla.core.model import Analysis
 from rdsla.reports.view_evidence import EventIndex
 from rdsla.reports.view_findings import findings_view, verdict_view
 from rdsla.reports.view_format import fmt_time, text
 from rdsla.reports.view_hosts import host_view
 from rdsla.reports.view_ingest import artifacts_view
+from rdsla.reports.view_asks import asks as ask_groups, skipped_view
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~<>&])")
 _LINE_START = re.compile(r"^(\d*)([#+=.)-])")
 _SPACE = re.compile(r"\s+")
 EVIDENCE_LINES = 8
@@ -24,7 +28,6 @@ EVIDENCE_LINES = 8
 def md(value) -> str:
     """Bundle text as inert inline Markdown (single line)."""
     s = _SPACE.sub(" ", text(value)).strip()
-    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MD_SPECIAL.sub(r"\\\1", s)
 
 
@@ -49,9 +52,8 @@ def render(analysis: Analysis) -> str:
     if top is None and verdict.get("state") == "inconclusive":
         out.append("## RDS licensing: no root cause found; not enough collected")
         out.append("")
-        out.append(md_block(verdict["state_summary"]) + " rdsla does not guess: collect these and analyze again.")
-        out += ["", "**Collect next**", ""]
-        out += [f"- {md(c)}" for c in verdict["collect"]]
+        out.append(md_block(verdict["state_summary"]) + " rdsla does not guess: collect what is asked below and "
+                                                        "analyze again.")
     elif top is None:
         out.append("## RDS licensing: no root cause found")
         out.append("")
@@ -62,6 +64,11 @@ def render(analysis: Analysis) -> str:
         out.append("")
         out.append(f"**{code(top['rule_id'])} on {md(top['host'])}**, confidence {top['confidence']}% "
                    f"({top['confidence_word']})" + (f", severity {md(top['severity'])}" if top["severity"] else ""))
+        raised = [f"{md(x['text'])} ({x['points']})" for x in top.get("factors") or [] if x["effect"] == "raised"]
+        lowered = [md(x["text"]) for x in top.get("factors") or [] if x["effect"] == "lowered"]
+        if raised or lowered:
+            out.append("Confidence raised by: " + ("; ".join(raised) or "nothing") +
+                       (". Lowered by: " + "; ".join(lowered) if lowered else "") + ".")
         if top["related_hosts"]:
             out.append(f"Related hosts: {', '.join(md(h) for h in top['related_hosts'])}")
         if top["summary"]:
@@ -100,17 +107,28 @@ def render(analysis: Analysis) -> str:
                 "| --- | --- | --- | --- | --- | --- |"]
         for h in analysis.hosts:
             hv = host_view(h, analysis.as_of)
-            mode = f"{hv['mode']['value']} ({hv['mode']['origin']})" if hv["mode"] else "unknown"
-            ls = f"{hv['license_servers']['value']} ({hv['license_servers']['origin']})" if hv["license_servers"] else "none"
+            sh = h.has_role("session_host")
+            mode = f"{hv['mode']['value']} ({hv['mode']['origin']})" if hv["mode"] else _absent(h, sh, MODE_KEYS)
+            ls = f"{hv['license_servers']['value']} ({hv['license_servers']['origin']})" if hv["license_servers"] \
+                else _absent(h, sh, SERVER_KEYS)
             os_v = hv["os_version"]["value"] if hv["os_version"] else "unknown"
-            days = "unknown" if hv["grace_days_left"] is None else str(hv["grace_days_left"])
+            days = str(hv["grace_days_left"]) if hv["grace_days_left"] is not None else "unknown" if sh else "—"
             out.append(f"| {md(hv['name'])} | {md(', '.join(hv['roles']) or 'unknown')} | {md(os_v)} | {md(mode)} "
                        f"| {md(ls)} | {days} |")
-    collect = [f for f in findings if f["state"] == "not_checked" and f["collect"]]
-    if collect:
-        out += ["", "**Not checked: collect next**", ""]
-        for f in collect:
-            out.append(f"- {code(f['rule_id'])} {md(f['title'])}: " + "; ".join(md(c) for c in f["collect"]))
+        out.append("")
+        out.append("_none: collected and not set; unknown: not collected or not stated; —: not a session host._")
+    asks = ask_groups(analysis)
+    if asks:
+        out += ["", "**Ask the customer for**", ""]
+        for g in asks:
+            out.append(f"- on {md(g['host'])}:")
+            for i in g["items"]:
+                why = " (needed to conclude)" if i["needed"] else \
+                    f" (for more checks: {', '.join(code(r) for r in i['rules'])})" if i["rules"] else ""
+                out.append(f"  - {md(i['label'])}{why}" + (f": {code(i['command'])}" if i["command"] else ""))
+    skipped = skipped_view(analysis)
+    if skipped:
+        out += ["", "Not asked from: " + "; ".join(f"{md(x['host'])} ({md(x['reason'])})" for x in skipped) + "."]
     art = artifacts_view(analysis.frames["artifacts"])
     bad = [a for a in art if a["status"] not in ("ok", "") or a["records_lost"]]
     out += ["", f"_{len(art)} file(s) read, {len(bad)} with problems; as of {fmt_time(analysis.as_of)} "
@@ -118,17 +136,39 @@ def render(analysis: Analysis) -> str:
     return "\n".join(out) + "\n"
 
 
+MODE_KEYS = (coverage.TS_KEY, coverage.POLICY_KEY)
+SERVER_KEYS = (coverage.TS_KEY, coverage.POLICY_KEY, coverage.TERMSERVICE_KEY)
+
+
+def _absent(h, session_host: bool, keys: tuple) -> str:
+    """A setting without a value: "none" where the keys that hold it were collected (coverage before
+    absence; a profile without recorded coverage counts as collected), "unknown" where not, "—"
+    on a machine that is no session host."""
+    if not session_host:
+        return "—"
+    if h.coverage is None or all(h.coverage.registry(k) for k in keys):
+        return "none"
+    return "unknown"
+
+
+def _source(row: dict, record: bool = True) -> str:
+    """``file name #record``; the full path is in the HTML report's ingest section."""
+    name = md(row.get("source_short") or row.get("source") or "the bundle")
+    return f"{name} #{md(row['record_id'])}" if record and row.get("record_id") else name
+
+
 def _evidence(group: dict, row: dict) -> str:
     if group["kind"] == "events":
         if row.get("count", 1) > 1:        # a group of repeated events (reports.view_event_groups)
             server = f", naming {md(row['server'])}" if row.get("server") else ""
             return (f"event {code(row['event_id'])} x{row['count']} {md(row['channel'])}, first {md(row['first'])}, "
-                    f"last {md(row['last'])}{server}, in {md(row['source'])}: {md(row['message'])}")
-        return (f"event {code(row['event_id'])} {md(row['channel'])} at {md(row['time'])}, record "
-                f"{md(row['record_id'])} in {md(row['source'])}: {md(row['message'])}")
+                    f"last {md(row['last'])}{server}, in {_source(row, record=False)}: {md(row['message'])}")
+        return (f"event {code(row['event_id'])} {md(row['channel'])} at {md(row['time'])}, in {_source(row)}: "
+                f"{md(row['message'])}")
     if group["kind"] == "registry":
         extra = f" — {md(row['origin'])}" + (f", {md(row['won'])}" if row["won"] else "") if row["origin"] else ""
-        return (f"registry {md(row['key'])} value {md(row['value'])} = {md(row['data'])} "
-                f"(last write {md(row['last_write'])}, {md(row['source'])}){extra}")
-    cells = ", ".join(f"{md(c)}={md(v)}" for c, v in zip(group["columns"], row["cells"]))
-    return f"report row {cells} ({md(row['source'])})"
+        written = f"last write {md(row['last_write'])}, " if row["last_write"] else ""
+        data = md(row["data"]) if row["data"] != "" else "(empty)"
+        return f"registry {md(row['key'])} value {md(row['value'])} = {data} ({written}{_source(row)}){extra}"
+    cells = ", ".join(f"{md(c)}={md(v)}" for c, v in zip(group["columns"], row["cells"]) if v != "")
+    return f"report row {cells} ({_source(row)})"

@@ -13,6 +13,7 @@ from rdsla.reports.view_findings import findings_view, ticket_text, verdict_view
 from rdsla.reports.view_hosts import host_view
 from rdsla.reports.view_calpool import compat_document, keypack_rows, matrices_view
 from rdsla.reports.view_ingest import artifacts_view
+from rdsla.reports.view_asks import asks as ask_groups, asks_text, skipped_view
 from rdsla.reports.view_events import cited_events, events_view
 
 
@@ -27,6 +28,7 @@ def build(analysis: Analysis, event_cap: int = EVENT_ROW_CAP) -> dict:
     doc = compat_document()
     art = analysis.frames["artifacts"]
     artifacts = artifacts_view(art)
+    asks = ask_groups(analysis)
     counts = {}
     for f in findings:
         counts[f["state"]] = counts.get(f["state"], 0) + 1
@@ -43,5 +45,6 @@ def build(analysis: Analysis, event_cap: int = EVENT_ROW_CAP) -> dict:
         "artifacts": artifacts,
         "records_lost": sum(a["records_lost"] for a in artifacts),
         "not_checked": [f for f in findings if f["state"] == "not_checked"],
+        "asks": asks, "asks_text": asks_text(asks), "not_asked": skipped_view(analysis),
         "events": events_view(analysis.frames["events"], cited_events(analysis, index), event_cap, index.groups()),
     }

@@ -20,6 +20,15 @@ from rdsla.reports.view_format import (
 )
 
 
+def short_source(path: str) -> str:
+    """A source's file name without its folders (issue 23 item 6): evidence cells show
+    ``RDSH01_System.evtx #1234``; the full path is the cell's tooltip and in the ingest section.
+    A zip member keeps its member name; a path of folders only stays whole."""
+    p = text(path).rstrip("/\\")
+    name = p.replace("\\", "/").rsplit("/", 1)[-1]
+    return name or p
+
+
 def registry_origin(key: str) -> str:
     """Which configuration source a registry key belongs to (Group Policy or deployment)."""
     k = key.lower()
@@ -88,7 +97,7 @@ def event_evidence_row(ev: Evidence, index: EventIndex) -> dict:
             "level": LEVELS.get(level, text(d.get("level", ""))) if level is not None else text(d.get("level", "")),
             "message": text(pick("message")) or text(row.get("data")),
             "record_id": text(pick("record_id") if not is_missing(pick("record_id")) else ev.locator.get("record_id")),
-            "source": text(ev.source), "note": text(ev.note)}
+            "source": text(ev.source), "source_short": short_source(ev.source), "note": text(ev.note)}
 
 
 def registry_evidence_row(ev: Evidence, host: Optional[HostProfile]) -> dict:
@@ -107,7 +116,8 @@ def registry_evidence_row(ev: Evidence, host: Optional[HostProfile]) -> dict:
     else:
         verdict = f"overridden by {origin_label(effective.origin)}" if effective is not None else "overridden"
     return {"key": key, "value": value, "data": text(d.get("data")), "last_write": fmt_time(d.get("last_write")),
-            "source": text(ev.source), "origin": origin_label(origin), "won": verdict, "note": text(ev.note)}
+            "source": text(ev.source), "source_short": short_source(ev.source), "origin": origin_label(origin),
+            "won": verdict, "note": text(ev.note)}
 
 
 def evidence_groups(finding: Finding, analysis: Analysis, index: EventIndex) -> list[dict]:
@@ -142,7 +152,8 @@ def evidence_groups(finding: Finding, analysis: Analysis, index: EventIndex) -> 
                 if key not in columns and not (frame == "keypacks" and key == "unlimited"):
                     columns.append(key)
         rows = [{"cells": [_evidence_cell(frame, ev, c) for c in columns],
-                 "source": text(ev.source), "note": text(ev.note)} for ev in evs[:cap]]
+                 "source": text(ev.source), "source_short": short_source(ev.source), "note": text(ev.note)}
+                for ev in evs[:cap]]
         group = _group("report", f"Report rows ({text(frame)})", rows, len(evs))
         group["columns"] = [text(c) for c in columns]
         groups.append(group)

@@ -27,6 +27,14 @@ def _finding_order(f: Finding) -> tuple:
     return (state, kind, sev, f.rule_id, f.host or "")
 
 
+def _factors_view(analysis: Analysis, rc) -> list[dict]:
+    """What raised and lowered the confidence (analyzer.verdict.confidence_factors), for the badge."""
+    from rdsla.analyzer.verdict import confidence_factors
+    return [{"effect": text(x["effect"]), "text": text(x["text"]),
+             "points": (f"+{x['points']:g}" if x["points"] else "") if x["effect"] == "raised" else ""}
+            for x in confidence_factors(analysis, rc)]
+
+
 def verdict_view(analysis: Analysis) -> dict:
     causes = []
     for rc in analysis.root_causes:
@@ -41,6 +49,7 @@ def verdict_view(analysis: Analysis) -> dict:
             "related_hosts": [text(h) for h in rc.related_hosts],
             "symptoms": [text(s) for s in rc.symptoms],
             "evidence_count": len(finding.evidence) if finding else 0,
+            "factors": _factors_view(analysis, rc),
         })
     detected = [f for f in analysis.findings if f.state == "detected"]
     symptoms = [{"rule_id": text(f.rule_id), "host": text(f.host) or "the bundle", "title": text(f.title),
@@ -101,15 +110,23 @@ def evidence_line(kind: str, row: dict, columns: Optional[list] = None) -> str:
         if row.get("count", 1) > 1:        # a group of repeated events (reports.view_event_groups)
             server = f", naming {row['server']}" if row.get("server") else ""
             return (f"event {row['event_id']} x{row['count']} {row['channel']}, first {row['first']}, last {row['last']}"
-                    f"{server} ({row['source']}): {row['message']}")
-        return (f"event {row['event_id']} {row['channel']} {row['time']} (record {row['record_id']}, "
-                f"{row['source']}): {row['message']}")
+                    f"{server} ({source_cell(row, record=False)}): {row['message']}")
+        return f"event {row['event_id']} {row['channel']} {row['time']} ({source_cell(row)}): {row['message']}"
     if kind == "registry":
         won = f", {row['won']}" if row["won"] else ""
         origin = f" [{row['origin']}{won}]" if row["origin"] else ""
-        return f"{row['key']}\\{row['value']} = {row['data']} (last write {row['last_write']}, {row['source']}){origin}"
-    cells = ", ".join(f"{c}={v}" for c, v in zip(columns or [], row["cells"]))
-    return f"report row {cells} ({row['source']})"
+        written = f"last write {row['last_write']}, " if row["last_write"] else ""
+        return f"{row['key']}\\{row['value']} = {row['data']} ({written}{source_cell(row)}){origin}"
+    cells = ", ".join(f"{c}={v}" for c, v in zip(columns or [], row["cells"]) if v != "")
+    return f"report row {cells} ({source_cell(row)})"
+
+
+def source_cell(row: dict, record: bool = True) -> str:
+    """``file name #record`` (issue 23 item 6): the evidence row's short source, the full path is in
+    the ingest section (a group of repeated events names its file only: its records differ)."""
+    name = row.get("source_short") or row.get("source") or "the bundle"
+    record = row.get("record_id") if record else None
+    return f"{name} #{record}" if record else name
 
 
 def findings_view(analysis: Analysis, index: EventIndex) -> list[dict]:

@@ -30,6 +30,9 @@ def host_view(host: HostProfile, as_of: datetime) -> dict:
                       "sources": sorted({e.source for e in c.evidence}),
                       "won": c is eff_ls}
                      for c in host.license_server_candidates]
+    # a single candidate that is the effective value repeats it: not shown (issue 23 item 11)
+    mode_candidates = [] if len(mode_candidates) == 1 and mode_candidates[0]["won"] else mode_candidates
+    ls_candidates = [] if len(ls_candidates) == 1 and ls_candidates[0]["won"] else ls_candidates
     gp = host.grace_period
     days_left = gp.days_left(as_of)
     if host.domain_joined is None:

@@ -1,4 +1,4 @@
-/* rdsla report: sort and filter the events table, copy the ticket text. No network, no HTML
+/* rdsla report: sort and filter the events table, copy the ticket text and the ask-list. No network, no HTML
    built from data: rows are only reordered and hidden; text goes through textContent. */
 (function () {
   "use strict";
@@ -68,10 +68,12 @@
     apply();
   }
 
-  function setupCopy() {
-    var button = document.getElementById("copy-ticket");
-    var pre = document.getElementById("ticket-text");
-    var status = document.getElementById("copy-status");
+  /* A copy button for a block of plain text (the ticket, the ask-list); a hidden block is shown
+     only while it is selected for the fallback copy. */
+  function setupCopy(buttonId, preId, statusId) {
+    var button = document.getElementById(buttonId);
+    var pre = document.getElementById(preId);
+    var status = document.getElementById(statusId);
     if (!button || !pre) { return; }
     button.hidden = false;
     function select() {
@@ -83,12 +85,15 @@
     }
     function done(message) { if (status) { status.textContent = message; } }
     button.addEventListener("click", function () {
-      select();
       var fallback = function () {
-        var ok = false;
+        var ok = false, wasHidden = pre.hidden;
+        pre.hidden = false;
+        select();
         try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+        if (ok) { pre.hidden = wasHidden; }
         done(ok ? "Copied." : "Selected: press Ctrl+C to copy.");
       };
+      if (!pre.hidden) { select(); }
       if (navigator.clipboard && navigator.clipboard.writeText) {
         navigator.clipboard.writeText(pre.textContent).then(function () { done("Copied."); }, fallback);
       } else {
@@ -104,6 +109,7 @@
   }
 
   setupEvents();
-  setupCopy();
+  setupCopy("copy-ticket", "ticket-text", "copy-status");
+  setupCopy("copy-asks", "ask-text", "copy-asks-status");
   setupPrint();
 }());

@@ -59,7 +59,9 @@ def test_no_element_or_attribute_is_injected(doc):
 
 def test_every_string_field_is_shown_as_text(doc):
     text = doc.text_content()
-    missing = [tag for tag in SHOWN if hostile(tag) not in text]
+    # an evidence source shows its file name; its full path is the cell's tooltip (issue 23 item 6)
+    tooltips = " ".join(el.get("title") for el in doc.xpath("//td[@class='src-file'][@title]"))
+    missing = [tag for tag in SHOWN if hostile(tag) not in text and hostile(tag) not in tooltips]
     assert not missing
     # The data-only event shows its data dict; key/value of event data appear in the events table.
     assert f"p={hostile('DATAONLY')}" in text
@@ -77,10 +79,15 @@ def test_template_syntax_in_data_is_not_evaluated(doc):
 def test_markdown_escapes_bundle_strings():
     from rdsla.reports.markdown import render as render_md
     out = render_md(hostile_analysis())
-    for needle in ("<script", "<img", "<iframe", "<svg", "</style", "<!--", "*bold*", "_it_", "`code`", "| *"):
+    for needle in ("*bold*", "_it_", "`code`", "| *"):
         assert needle not in out, needle
+    # Markdown is plain text: no entity escapes; every <, > and & is backslash-escaped, which CommonMark
+    # shows as the character and never reads as the start of a tag or an entity (issue 23 item 11)
+    assert not re.search(r"(?<!\\)[<>&]", out)
+    for esc in ("&lt;", "&gt;", "&amp;", "&#"):
+        assert esc not in out.replace("\\&", ""), esc
     assert not re.search(r"(?<!\\)\]\(", out)  # no link syntax survives
-    assert "&lt;script&gt;" in out and "\\[x\\](javascript:alert(1))" in out and "\\*bold\\*" in out
+    assert "\\<script\\>" in out and "\\[x\\](javascript:alert(1))" in out and "\\*bold\\*" in out
     # Every line of the hosts table keeps its six columns despite '|' in the data.
     rows = [line for line in out.splitlines() if line.startswith("| ")]
     assert rows and all(line.replace("\\|", "").count("|") == 7 for line in rows)

@@ -14,12 +14,15 @@ def test_summary_names_cause_host_evidence_and_fix():
     assert lines[fix + 2].startswith("1. Specify the license server")
     assert lines[fix + 3] == "2. Restart the Remote Desktop Services service."
     evidence = [line for line in lines if line.startswith("- event ") or line.startswith("- registry ")]
+    # the source is the file name and record (issue 23 item 6); the full path is in the HTML report
     assert evidence[0].startswith("- event `50282` Microsoft-Windows-TerminalServices-RemoteConnectionManager/Admin "
-                                  "at 2024-05-02 08:30:00Z, record 300 in RDSH01/RemoteConnectionManager-Admin.evtx:")
+                                  "at 2024-05-02 08:30:00Z, in RemoteConnectionManager-Admin.evtx #300:")
     assert any(line.startswith("- registry HKLM\\\\SYSTEM\\\\ControlSet001") and "value LicensingMode = 4" in line
                and "deployment (RCM / RDMS), in effect" in line for line in evidence)
     assert "- `RDSLIC-020` Grace period expired on RDSH01" in out
-    assert "- `RDSLIC-005` License server not activated: System and TerminalServices-Licensing logs" in out
+    # one ask-list by machine (issue 23 item 5): what the not-checked 005 needs, and for which check
+    asks = out.split("**Ask the customer for**")[1]
+    assert "  - System and TerminalServices-Licensing logs of the license server (for more checks: `RDSLIC-005`)" in asks
     assert "| RDSH01 | RD Session Host | 2019 | per user (4) (deployment (RCM / RDMS)) | none | 0 |" in out
 
 
@@ -32,7 +35,7 @@ def test_summary_lists_other_causes_and_hosts():
 
 
 def test_escaping_helpers():
-    assert md("a <b> & c") == "a &lt;b&gt; &amp; c"
+    assert md("a <b> & c") == "a \\<b\\> \\& c"          # backslash escapes, never entities
     assert md("*x* _y_ `z` [l](u) a|b ~s~ \\") == "\\*x\\* \\_y\\_ \\`z\\` \\[l\\](u) a\\|b \\~s\\~ \\\\"
     assert md("line one\nline two\r\n") == "line one line two"
     assert md_block("# heading") == "\\# heading"
