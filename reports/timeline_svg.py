@@ -2,6 +2,10 @@
 
 Events are counted in time bins per host and level lane (error / warning / info), so the SVG
 stays small for any number of events. Grace-period ends and the collection time are marked.
+The window of current evidence (``--window`` days before the collection time, DESIGN.md "Time")
+is a shaded band ending at the collection time, set off from the history left of it by a line;
+events newer than the collection time (an ``--as-of`` before the newest event) are counted apart,
+neither current nor history. The collection time is always on the scale.
 Only numbers and display strings leave this module; the template draws (and escapes) them.
 """
 from __future__ import annotations
@@ -71,7 +75,7 @@ def layout(analysis: Analysis) -> dict:
     top = sorted(np.argsort(-per_host, kind="stable")[:MAX_HOSTS].tolist(), key=lambda i: names[i])
     hosts = [names[i] for i in top]
     t = ev["time"].to_numpy(dtype="datetime64[ns]").astype("int64")  # no NaT left
-    t0, t1 = int(t.min()), max(int(t.max()), as_of)
+    t0, t1 = min(int(t.min()), as_of), max(int(t.max()), as_of)
     span = max(t1 - t0, 3600 * 10**9)
     reach = max(span * 2, 14 * 86400 * 10**9)
     for g in grace.values():
@@ -132,10 +136,14 @@ def layout(analysis: Analysis) -> dict:
     days = float(getattr(analysis, "window_days", None) or 7)
     since = as_of - int(days * 86400 * 10**9)
     n_current = int(((t >= since) & (t <= as_of)).sum())
+    n_after = int((t > as_of).sum())
     current = {"x": x(max(since, t0)), "width": round(max(x(min(as_of, t1)) - x(max(since, t0)), 0.0), 1),
                "y": TOP - 6, "height": len(bands) * band_h + 6, "days": f"{days:g}",
-               "events": n_current, "history": int(len(t) - n_current), "starts": _label(since, 0),
-               "label_x": x(max(since, t0)) + 3}
+               "events": n_current, "history": int(len(t) - n_current - n_after), "after": n_after,
+               "starts": _label(since, 0), "label_x": x(max(since, t0)) + 3,
+               # the line between history and current: only where history is on the scale
+               "boundary": x(since) if since > t0 else None, "history_width": round(x(since) - PLOT_X0, 1)
+               if since > t0 else 0.0}
     current["narrow"] = current["width"] < 70
     return {
         "empty": False, "width": WIDTH, "height": height, "label_w": LABEL_W, "x0": PLOT_X0, "x1": PLOT_X1,
