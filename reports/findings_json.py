@@ -16,13 +16,17 @@ import json
 from rdsla.core.model import Analysis, jsonable
 
 SCHEMA = "rdsla.findings/2"
+# Issue 23 (additions, no field changes meaning): ``licensing_paths``, one object per session host
+# (``analyzer.licensing_path.LicensingPath.to_dict``), and ``chain`` on the top root cause: the
+# causes it explains and their symptoms (``analyzer.verdict.chain``), one chain rather than
+# competing causes.
 
 
 def findings_document(analysis: Analysis) -> dict:
     from rdsla.analyzer.verdict import confidence_factors
     from rdsla.reports.view_asks import asks
     artifacts = analysis.frames["artifacts"]
-    return {
+    doc = {
         "schema": SCHEMA,
         "as_of": analysis.as_of.isoformat(),
         "as_of_origin": analysis.as_of_origin,
@@ -33,11 +37,16 @@ def findings_document(analysis: Analysis) -> dict:
                         for rc in analysis.root_causes],
         "compliance": [f.to_dict() for f in analysis.findings if f.state == "detected" and f.kind == "compliance"],
         "findings": [f.to_dict() for f in analysis.findings],
+        "licensing_paths": [p.to_dict() for p in analysis.licensing_paths],
         "artifacts": jsonable(artifacts.astype(object).where(artifacts.notna(), None).to_dict("records")),
         "messages": list(analysis.messages),
         "ask_customer": asks(analysis),
         **_diff_facts(analysis),
     }
+    chain = doc["verdict"].pop("chain", None) or []       # a copy of analysis.verdict: shown on the top cause
+    if doc["root_causes"]:
+        doc["root_causes"][0]["chain"] = chain
+    return doc
 
 
 def _diff_facts(analysis: Analysis) -> dict:

@@ -16,6 +16,7 @@ from rdsla.reports.view_evidence import EventIndex
 from rdsla.reports.view_findings import findings_view, verdict_view
 from rdsla.reports.view_format import fmt_time, text
 from rdsla.reports.view_hosts import host_view
+from rdsla.reports.view_paths import chain_view, chained, paths_view
 from rdsla.reports.view_ingest import artifacts_view
 from rdsla.reports.view_asks import asks as ask_groups, skipped_view
 
@@ -43,8 +44,34 @@ def code(value) -> str:
     return f"`{s}`" if s and "`" not in s and "<" not in s else md(s)
 
 
+def _paths(analysis: Analysis) -> list[str]:
+    """The cause chain and the licensing path per session host (issue 23 items 2 and 4)."""
+    out: list[str] = []
+    chain = chain_view(analysis)
+    if len(chain) > 1:
+        out += ["", "**Chain** (one cause leading to the next, not competing causes)", ""]
+        out += [f"{i}. {code(c['rule_id'])} {md(c['title'])} on {md(c['host'])}" + (" (symptom)" if c["kind"] == "symptom" else "")
+                for i, c in enumerate(chain, 1)]
+    rows = paths_view(analysis)
+    if rows:
+        out += ["", "**Licensing path per session host**", "",
+                "| Session host | License server | From | " + " | ".join(c["label"] for c in rows[0]["cells"]) + " | Path |",
+                "| --- | --- | --- | " + " | ".join("---" for _ in rows[0]["cells"]) + " | --- |"]
+        for r in rows:
+            cells = " | ".join(c["symbol"] + (f" {md(r['cals'])}" if c["step"] == "cals_ok" and r["cals"] else "")
+                               for c in r["cells"])
+            out.append(f"| {md(r['host'])} | {md(r['license_server'])} | {md(r['source'])}, {md(r['mode'])} | {cells} "
+                       f"| {r['ok_symbol']} |")
+        notes = [f"{md(r['host'])} {c['label'].lower()} {c['symbol']}: {md(c['note'])}"
+                 for r in rows for c in r["cells"] if c["value"] != "yes" and c["note"]]
+        if notes:
+            out += [""] + [f"- {n}" for n in notes]
+    return out
+
+
 def render(analysis: Analysis) -> str:
     verdict = verdict_view(analysis)
+    verdict["others"] = [c for c in verdict["others"] if (c["rule_id"], c["host"]) not in chained(analysis)]
     index = EventIndex(analysis.frames["events"], [e for f in analysis.findings for e in f.evidence])
     findings = findings_view(analysis, index)
     out: list[str] = []
@@ -56,6 +83,8 @@ def render(analysis: Analysis) -> str:
                                                         "analyze again.")
     elif top is None:
         out.append("## RDS licensing: no root cause found")
+        out.append("")
+        out.append(md_block(verdict["state_summary"]))
         out.append("")
         out.append(f"No rule found a licensing cause ({verdict['detected']} finding(s) detected, "
                    f"{verdict['not_checked']} not checked).")
@@ -92,6 +121,7 @@ def render(analysis: Analysis) -> str:
             out += lines[:EVIDENCE_LINES]
             if len(lines) > EVIDENCE_LINES:
                 out.append(f"- … and {len(lines) - EVIDENCE_LINES} more (see the HTML report)")
+    out += _paths(analysis)
     if verdict["others"]:
         out += ["", "**Other causes**", ""]
         out += [f"- {code(c['rule_id'])} {md(c['title'])} on {md(c['host'])} ({c['confidence']}%)" for c in verdict["others"]]
@@ -172,3 +202,4 @@ def _evidence(group: dict, row: dict) -> str:
         return f"registry {md(row['key'])} value {md(row['value'])} = {data} ({written}{_source(row)}){extra}"
     cells = ", ".join(f"{md(c)}={md(v)}" for c, v in zip(group["columns"], row["cells"]) if v != "")
     return f"report row {cells} ({_source(row)})"
+

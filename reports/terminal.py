@@ -7,7 +7,20 @@ from rdsla.core.model import Analysis
 
 
 def summary(analysis: Analysis, outputs: dict[str, str] | None = None) -> str:
+    """The verdict first (issue 23 item 3), then the licensing path per session host, then the
+    bundle, findings and outputs."""
+    from rdsla.reports.view_paths import chain_line, paths_lines
     lines = []
+    verdict = analysis.verdict or {}
+    if verdict.get("state"):
+        lines.append(f"rdsla verdict: {verdict['state']}: {verdict.get('summary', '')}")
+    chain = chain_line(analysis)
+    if chain:
+        lines.append(f"  chain: {chain}")
+    paths = paths_lines(analysis, ascii_only=True)
+    if paths:
+        lines.append("  licensing path per session host:")
+        lines.extend(f"    {p}" for p in paths)
     art = analysis.frames["artifacts"]
     lines.append(f"rdsla: {len(art)} files, {len(analysis.hosts)} host(s); as of {analysis.as_of:%Y-%m-%d %H:%M} UTC "
                  f"({analysis.as_of_origin})")

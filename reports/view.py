@@ -15,6 +15,7 @@ from rdsla.reports.view_calpool import compat_document, keypack_rows, matrices_v
 from rdsla.reports.view_ingest import artifacts_view
 from rdsla.reports.view_asks import asks as ask_groups, asks_text, skipped_view
 from rdsla.reports.view_events import cited_events, events_view
+from rdsla.reports.view_paths import chain_view, chained, paths_lines, paths_view
 
 
 def build(analysis: Analysis, event_cap: int = EVENT_ROW_CAP) -> dict:
@@ -24,6 +25,7 @@ def build(analysis: Analysis, event_cap: int = EVENT_ROW_CAP) -> dict:
     all_evidence = [ev for f in analysis.findings for ev in f.evidence]
     index = EventIndex(analysis.frames["events"], all_evidence)
     verdict = verdict_view(analysis)
+    verdict["others"] = [c for c in verdict["others"] if (c["rule_id"], c["host"]) not in chained(analysis)]
     findings = findings_view(analysis, index)
     doc = compat_document()
     art = analysis.frames["artifacts"]
@@ -35,7 +37,8 @@ def build(analysis: Analysis, event_cap: int = EVENT_ROW_CAP) -> dict:
     return {
         "as_of": fmt_time(analysis.as_of), "as_of_origin": text(analysis.as_of_origin),
         "inputs": [text(p) for p in analysis.inputs], "messages": [text(m) for m in analysis.messages],
-        "verdict": verdict, "ticket": ticket_text(analysis, verdict, findings),
+        "verdict": verdict, "ticket": _with_paths(ticket_text(analysis, verdict, findings), analysis),
+        "paths": paths_view(analysis), "chain": chain_view(analysis),
         "findings": findings, "finding_counts": counts,
         "hosts": [host_view(h, analysis.as_of) for h in analysis.hosts],
         "keypacks": keypack_rows(analysis.frames["keypacks"], analysis.frames["issued"]),
@@ -48,3 +51,17 @@ def build(analysis: Analysis, event_cap: int = EVENT_ROW_CAP) -> dict:
         "asks": asks, "asks_text": asks_text(asks), "not_asked": skipped_view(analysis),
         "events": events_view(analysis.frames["events"], cited_events(analysis, index), event_cap, index.groups()),
     }
+
+
+def _with_paths(ticket: str, analysis: Analysis) -> str:
+    """The ticket text with the licensing path per session host after its first lines."""
+    lines = paths_lines(analysis)
+    if not lines:
+        return ticket
+    rows = ticket.split("\n")
+    at = next((i for i, r in enumerate(rows) if i and r.startswith(("Evidence:", "Also:", "Symptom:", "Compliance:",
+                                                                     "Ask"))), len(rows))
+    verdict = analysis.verdict or {}
+    state = {"healthy": [f"Verdict: {verdict.get('summary', '')}"],
+             "inconclusive": [f"Verdict: inconclusive. {verdict.get('summary', '')}"]}.get(verdict.get("state"), [])
+    return "\n".join([*rows[:at], *state, "Licensing path per session host:", *(f"  {x}" for x in lines), *rows[at:]])

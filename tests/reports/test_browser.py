@@ -172,6 +172,17 @@ def test_every_sample_report_shows_its_expected_cause_in_the_first_screen(browse
             assert top.get_attribute("data-host") in [host, *alt_hosts]
         box = top.bounding_box()
         assert box and box["y"] < 800, box               # the verdict starts in the first screen
+        # issue 23: the verdict says healthy / inconclusive / the cause, and the licensing path of
+        # each session host follows it, its first row in the first screen
+        state = {"healthy", "inconclusive"} if not causes else {None}
+        assert top.get_attribute("data-state") in state
+        rows = page.page.locator("#licensing-paths tbody tr")
+        assert rows.count() == len([h for h in analysis.hosts if h.has_role("session_host")]) >= 1
+        first = rows.first.bounding_box()
+        assert first and first["y"] + first["height"] <= 800, first
+        symbols = page.page.eval_on_selector_all("#licensing-paths tbody tr:first-child td.step > span:first-child",
+                                                 "spans => spans.map(s => s.textContent)")
+        assert symbols and set(symbols) <= {"✓", "✗", "?"}
         assert page.page.evaluate("document.documentElement.scrollWidth") <= 1280
         _screenshots(page, tmp_path, bundle.stem)
     finally:
