@@ -349,7 +349,7 @@ def upgrade_prevented(ctx):
     temp = iss.iloc[0:0]
     if len(iss):
         temp = iss[iss["status"].fillna("").str.lower().str.startswith("temp") & iss["issued_on"].notna()
-                   & (iss["issued_on"] > as_of - TEMPORARY_LIFE - ctx.window)]
+                   & (iss["issued_on"] > as_of - TEMPORARY_LIFE)]
     refused = {c.name: ctx.current(ctx.events(c.name, "rcm", [1011])) for c, _ in affected}
     refused = {n: x for n, x in refused.items() if len(x)}
     evidence = fact_evidence(pol, note="Prevent license upgrade: enabled")

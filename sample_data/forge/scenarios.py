@@ -14,7 +14,8 @@ from typing import Callable, Optional
 
 from rdsla.sample_data.forge.exports import UNLIMITED, IssuedLicense, KeyPack, builtin_pack
 from rdsla.sample_data.forge.machine import NOT_CONFIGURED, PER_DEVICE, PER_USER, Machine
-from rdsla.sample_data.forge.windows_events import licensing_event, ls_event, rcm_licensing_event, service_state_event
+from rdsla.sample_data.forge.windows_events import (licensing_event, ls_event, rcm_licensing_event, rcm_manifest_event,
+                                                     service_crashed_event, service_state_event)
 
 COLLECTED = datetime(2024, 11, 5, 10, 15, 0, tzinfo=timezone.utc)
 DOMAIN = "contoso.local"
@@ -501,6 +502,96 @@ def healthy_4105_member() -> Scenario:
 
 # ---- issue 19, license-server causes (RDSLIC-021, 022, 025): their scenario functions go here ----
 
+def per_device_cals_leaking() -> Scenario:
+    """Four kiosk PCs re-imaged every night (a fresh hardware id, an empty MSLicensing store) each
+    take a new Per Device CAL on the first day after every re-image: 20 of the 50 permanent 2019
+    CALs went to four names; the pool ran out, LS 20 then 21 (RDS_LICENSING.md 0a, 3.2)."""
+    hosts = [machine(n, "2019", {SH}, installed_days_ago=300, deployment_mode=PER_DEVICE,
+                     deployment_servers=[f"LS01.{DOMAIN}"], certificate=True, grace_start=COLLECTED - days(300))
+             for n in ("RDSH01", "RDSH02")]
+    ls = machine("LS01", "2019", {LS}, noise=400)
+    ls_healthy_log(ls)
+    issued = _per_device_issued("RDSH01", 30, 3, days_ago=120)         # the office PCs: one CAL each
+    lid = 400
+    for day in range(5):                                                # re-imaged nightly: a new device each day
+        for k in range(1, 5):
+            when = COLLECTED - days(8 - day) + timedelta(hours=7, minutes=9 * k)
+            issued.append(IssuedLicense(lid, 3, f"CONTOSO\\kiosk{k:02d}", f"KIOSK-{k:02d}", when,
+                                        when + days(120 + (lid * 13) % 60), 2))
+            lid += 1
+    for day in range(3):                                                # pool empty: temporary CALs since
+        for k in range(1, 5):
+            when = COLLECTED - days(3 - day) + timedelta(hours=7, minutes=9 * k)
+            issued.append(IssuedLicense(lid, 4, f"CONTOSO\\kiosk{k:02d}", f"KIOSK-{k:02d}", when, when + days(90), 1))
+            lid += 1
+    for i, t in enumerate(every(COLLECTED - days(8), COLLECTED - days(3), days(1))):
+        ls.events.append(ls_event(20, t + timedelta(hours=7, minutes=40), ls.fqdn, 3,
+                                  ["LS01", str(max(0, 16 - 4 * i)), "Windows Server 2019 - Per Device CAL"]))
+    for i, t in enumerate(every(COLLECTED - days(3), COLLECTED, timedelta(hours=6))):
+        ls.events.append(ls_event(21, t + timedelta(hours=1), ls.fqdn, 3,
+                                  ["LS01", "Windows Server 2019 - Per Device CAL", ("RDSH01", "RDSH02")[i % 2]]))
+    state = LicenseServerState(packs=[builtin_pack(), KeyPack(3, "2019", "per_device", 50, 50),
+                                      KeyPack(4, "2019", "per_device", UNLIMITED, 12, keypack_type=4)],
+                               issued=issued, tsls_members=["LS01"])
+    return Scenario("per-device-cals-leaking", "kiosk PCs re-imaged nightly take a new Per Device CAL each time: "
+                    "four names hold 32 CALs with 32 hardware ids, the 2019 pool is exhausted (LS 20, 21)",
+                    [*hosts, ls], {"LS01": state}, ["RDSLIC-021"], "LS01", alt_hosts=["RDSH01", "RDSH02"], zipped=True)
+
+
+def license_server_failing() -> Scenario:
+    """The Remote Desktop Licensing service runs but fails: since its database went bad three days
+    ago it crashes (SCM 7031), is restarted by its recovery action, and denies every request
+    (LS 9, 12); the session hosts wait for it (RCM 20497). RDS_LICENSING.md 0a, 1.2, 1.3."""
+    hosts = [machine(n, "2019", {SH}, installed_days_ago=350, deployment_mode=PER_DEVICE,
+                     deployment_servers=[f"LS01.{DOMAIN}"], certificate=True, grace_start=COLLECTED - days(350))
+             for n in ("RDSH01", "RDSH02")]
+    ls = machine("LS01", "2019", {LS}, noise=400)
+    ls_healthy_log(ls)
+    for n, t in enumerate(every(COLLECTED - days(3), COLLECTED - timedelta(hours=2), timedelta(hours=9)), start=1):
+        ls.events.append(service_crashed_event(t, ls.fqdn, "Remote Desktop Licensing", n, "TermServLicensing"))
+        ls_started(ls, t + timedelta(seconds=61))
+        ls.events.append(ls_event(9, t + timedelta(seconds=66), ls.fqdn, 2))
+        ls.events.append(ls_event(12, t + timedelta(seconds=67), ls.fqdn, 2))
+    for i, m in enumerate(hosts):
+        for t in every(COLLECTED - days(3) + timedelta(minutes=50 + 20 * i), COLLECTED, timedelta(hours=3)):
+            m.events.append(rcm_manifest_event(20497, t, m.fqdn, 3))
+    state = LicenseServerState(packs=[builtin_pack(), KeyPack(3, "2019", "per_device", 60, 35)],
+                               issued=_per_device_issued("RDSH01", 35, 3, days_ago=60), tsls_members=["LS01"])
+    return Scenario("license-server-failing", "LS01's licensing service runs but its database is invalid: it crashes, "
+                    "restarts and denies every request (LS 9, 12, SCM 7031); the session hosts log 20497",
+                    [*hosts, ls], {"LS01": state}, ["RDSLIC-022"], "LS01", alt_hosts=["RDSH01", "RDSH02"], zipped=True)
+
+
+def license_upgrade_prevented() -> Scenario:
+    """'Prevent license upgrade' is enabled on LS01 (2022), which holds only 2022 Per Device CALs,
+    bought for the new 2022 farm. The old 2016 host's devices got temporary CALs instead of an
+    upgraded 2022 CAL; those that came back after 90 days are refused (1011). RDS_LICENSING.md 0a,
+    2.6."""
+    old = machine("RDSH01", "2016", {SH}, installed_days_ago=900, deployment_mode=PER_DEVICE,
+                  deployment_servers=[f"LS01.{DOMAIN}"], certificate=True, grace_start=COLLECTED - days(900))
+    new = machine("RDSH02", "2022", {SH}, installed_days_ago=200, deployment_mode=PER_DEVICE,
+                  deployment_servers=[f"LS01.{DOMAIN}"], certificate=True, grace_start=COLLECTED - days(200))
+    ls = machine("LS01", "2022", {LS}, installed_days_ago=200, noise=400, prevent_upgrade=1)
+    ls_healthy_log(ls)
+    issued = _per_device_issued("RDSH02", 20, 3, days_ago=150)
+    temporary = []
+    for i in range(8):                                                  # the 2016 host's devices
+        when = COLLECTED - days(100 - 9 * i)
+        temporary.append(IssuedLicense(700 + i, 4, f"CONTOSO\\clerk{i:02d}", f"BRANCH-PC{i:02d}", when,
+                                       when + days(90), 1))
+    expired = [lic.computer for lic in temporary if lic.expires <= COLLECTED]
+    for t in every(COLLECTED - days(4), COLLECTED, timedelta(hours=5)):
+        name = expired[int((t - COLLECTED + days(4)) / timedelta(hours=5)) % len(expired)]
+        old.events.append(rcm_licensing_event(1011, t + timedelta(minutes=12), old.fqdn, old.build, [name]))
+    state = LicenseServerState(packs=[builtin_pack(), KeyPack(3, "2022", "per_device", 60, 20),
+                                      KeyPack(4, "2016", "per_device", UNLIMITED, len(temporary), keypack_type=4)],
+                               issued=issued + temporary, tsls_members=["LS01"])
+    return Scenario("license-upgrade-prevented", "'Prevent license upgrade' on LS01, which holds only 2022 Per Device "
+                    "CALs: the 2016 session host's devices get temporary CALs, then 1011",
+                    [old, new, ls], {"LS01": state}, ["RDSLIC-025"], "LS01", alt_hosts=["RDSH01"],
+                    symptoms=["RDSLIC-103"], zipped=True)
+
+
 
 # ---- issue 19, session-host causes (RDSLIC-023, 024, 026): their scenario functions go here ----
 
@@ -570,7 +661,9 @@ HEALTHY_TRAPS: list[Callable[[], Scenario]] = [
     healthy_gpo_over_stale_deployment, healthy_gpo_on_file_server, healthy_4105_member,
 ]
 SCENARIOS += HEALTHY_TRAPS
-LICENSE_SERVER_CAUSES: list[Callable[[], Scenario]] = []   # issue 19: 021, 022, 025
+LICENSE_SERVER_CAUSES: list[Callable[[], Scenario]] = [   # issue 19: 021, 022, 025
+    per_device_cals_leaking, license_server_failing, license_upgrade_prevented,
+]
 SESSION_HOST_CAUSES: list[Callable[[], Scenario]] = [     # issue 19: 023, 024, 026
     gpo_change_not_applied, cloned_image_grace_expired, entra_per_user_failing,
 ]

@@ -136,6 +136,28 @@ def _service_binary(service: str, state: str) -> bytes:
     return (service + "/" + ("4" if state == "running" else "1")).encode("utf-16-le") + b"\0\0"
 
 
+def rcm_manifest_event(event_id: int, when: datetime, computer: str, level: int,
+                       params: list[str] | None = None) -> EventRecord:
+    """An RCM event that exists only in the manifest form and keeps its own number, e.g. 20497 "The
+    RD Licensing has taken too long to process the client license" (message 0xB0005011,
+    RDS_LICENSING.md 1.2), in RemoteConnectionManager/Admin."""
+    return EventRecord(provider=RCM, provider_guid=RCM_GUID, event_id=event_id, time=when, channel=RCM_ADMIN,
+                       computer=computer, level=level, keywords=0x4000000000000000, process_id=1204, thread_id=2210,
+                       user_sid=NETWORK_SERVICE, data={f"param{i + 1}": p for i, p in enumerate(params or [])})
+
+
+def service_crashed_event(when: datetime, computer: str, display_name: str, times: int, service: str,
+                          restart_ms: int = 60000) -> EventRecord:
+    """SCM 7031 "The %1 service terminated unexpectedly. It has done this %2 time(s). The following
+    corrective action will be taken in %3 milliseconds: %5." (recovery action 1, restart)."""
+    return EventRecord(provider=SCM, provider_guid=SCM_GUID, event_source_name=SCM, event_id=7031,
+                       qualifiers=49152, time=when, channel="System", computer=computer, level=2,
+                       keywords=0x8080000000000000, process_id=716, thread_id=5100,
+                       data={"param1": display_name, "param2": str(times), "param3": str(restart_ms), "param4": "1",
+                             "param5": "Restart the service"},
+                       binary=service.encode("utf-16-le") + b"\0\0")
+
+
 _NOISE_SERVICES = [
     ("Windows Update", "wuauserv"), ("Background Intelligent Transfer Service", "BITS"),
     ("Windows Modules Installer", "TrustedInstaller"), ("WinHTTP Web Proxy Auto-Discovery Service", "WinHttpAutoProxySvc"),
