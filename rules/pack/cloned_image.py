@@ -41,22 +41,26 @@ SAME_INSTALL = timedelta(days=1)
         "period and it does not fix licensing.",
     ),
     description="The host is younger than its grace period: 1128/50280 (grace expired) in the current window, less "
-                "than 120 days after the host's InstallDate, or the GracePeriod key written before InstallDate (the "
-                "image's timebomb); and no working license server (none configured, or no license-server "
-                "certificate under RCM). Without current expiry events, a GracePeriod key older than InstallDate "
-                "is a warning."))
+                "than 120 days after the host's InstallDate (or SystemInfo's install date), or the GracePeriod key "
+                "written before InstallDate (the image's timebomb); and no working license server (none configured, "
+                "or no license-server certificate under RCM). Without current expiry events, a GracePeriod key "
+                "older than InstallDate is a warning."))
 def cloned_image(ctx):
     import pandas as pd
 
     h = ctx.host
     installed = h.os_install_date
+    local = installed is None and h.install_date_local is not None and h.install_date_local.value is not None
+    if local:      # SystemInfo states it in the machine's local time: hours off at most, against 120 days
+        installed = h.install_date_local
     if installed is None or installed.value is None:
         if ctx.collected(h, "hive.software"):
             return [ctx.not_detected(f"{h.name} has no InstallDate value.")]
         return [ctx.not_collected(h, "hive.software", summary=(
             f"Not checked for {h.name}: its installation date (SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion "
-            f"InstallDate) was not collected."))]
+            f"InstallDate) was not collected, nor MSRD-Collect's SystemInfo.txt."))]
     install = pd.Timestamp(installed.value)
+    install = install.tz_localize("UTC") if install.tzinfo is None else install.tz_convert("UTC")
     if working_ls(ctx, h) is True:
         return [ctx.not_detected(f"{h.name} has a working license server (configured, certificate present): the "
                                  f"grace period no longer matters.")]
@@ -70,7 +74,8 @@ def cloned_image(ctx):
     before = written is not None and pd.Timestamp(written) < install - SAME_INSTALL
     if not len(early) and not before:
         return [ctx.not_detected()]
-    evidence = fact_evidence(installed, note=f"installed (InstallDate) {install:%Y-%m-%d}")
+    evidence = fact_evidence(installed, note=f"installed {install:%Y-%m-%d}" + (
+        " (SystemInfo, the machine's local time)" if local else " (InstallDate)"))
     bits = []
     if len(early):
         first = since["time"].min()

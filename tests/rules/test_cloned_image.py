@@ -70,6 +70,18 @@ def test_expiry_only_before_the_window_is_history():
     assert f.state == "not_detected" and f.history
 
 
+def test_systeminfo_install_date_when_no_software_hive():
+    """MSRD-Collect's SystemInfo.txt states the install date in the machine's local time (naive)."""
+    from datetime import datetime
+    h = _host()
+    h.install_date_local = Fact(datetime(2024, 5, 23, 9, 30), "system_info",
+                                [Evidence("artifacts", "RDSH01_SystemInfo.txt", {"line": 9}, {"line": "Install date"})])
+    h.os_install_date = None
+    a = make_analysis([h, license_server()], events=_expired(8, 1))
+    (f,) = detected(RULE, a)
+    assert "installed on 2024-05-23" in f.summary and "local time" in f.evidence[0].note
+
+
 def test_install_date_not_collected_not_checked():
     h = _host()
     h.os_install_date = None
