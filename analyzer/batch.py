@@ -79,15 +79,23 @@ def run_batch(inputs: list[str], out_dir: str, *, options: Optional[ParseOptions
     if scheduler:
         require_dask()
     expansion = expand_inputs(inputs)
+    redact = redact or bool(redact_map)
+    shown = str                       # how a message names an input folder (by pseudonym with --redact)
+    if redact:                        # analyzer/batch_redact.py: pseudonymous names, the map, the messages
+        from rdsla.analyzer.batch_redact import InputNames, RedactionMaps, pseudonymous
+        named = [(b, pseudonymous(b)) for b in expansion.bundles]
+        names = InputNames(inputs, named)
+        expansion.messages = [names.message(m) for m in expansion.messages]
+        shown = names.name_for
     if expansion.opened == 0:
         raise UsageError("not one INPUT could be opened: " + "; ".join(expansion.messages))
     out = Path(out_dir)
     for d in expansion.input_dirs:
         if inside(str(out), d):
-            raise UsageError(f"{out_dir}: refusing to write inside the input folder {d} (rdsla never writes into its input)")
+            raise UsageError(f"{out_dir}: refusing to write inside the input folder {shown(d)} (rdsla never writes into its input)")
     for d in expansion.input_dirs if redact_map else ():
         if inside(str(Path(redact_map).resolve()), d):
-            raise UsageError(f"{redact_map}: refusing to write inside the input folder {d} (rdsla never writes into its input)")
+            raise UsageError(f"{redact_map}: refusing to write inside the input folder {shown(d)} (rdsla never writes into its input)")
     if out.exists() and not out.is_dir():
         raise UsageError(f"{out_dir}: exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
@@ -98,11 +106,10 @@ def run_batch(inputs: list[str], out_dir: str, *, options: Optional[ParseOptions
 
     threshold = SEVERITIES.index(fail_on)
     bundles = sorted(expansion.bundles, key=lambda b: (-b.size, b.name))
-    redact = redact or bool(redact_map)
-    if redact:                        # analyzer/batch_redact.py: pseudonymous names, the map
-        from rdsla.analyzer.batch_redact import RedactionMaps, pseudonymous
-        named = [(pseudonymous(b), b.name) for b in bundles]
-        bundles, maps = [b for b, _ in named], RedactionMaps({b.name: original for b, original in named})
+    if redact:
+        pseudonym = {b.key: p for b, p in named}
+        bundles = [pseudonym[b.key] for b in bundles]
+        maps = RedactionMaps({p.name: b.name for b, p in named}, names)
     kept, todo, cause_found = [], [], False
     for b in bundles:
         meta = completed(out, b) if resume else None

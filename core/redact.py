@@ -49,10 +49,10 @@ import pandas as pd
 
 FORMATS = {"host": "HOST-{}", "domain": "DOMAIN-{}.example", "label": "DOMAIN-{}", "user": "USER-{}",
            "org": "ORG-{}", "sid": "SID-{}", "ip": "IP-{}", "hwid": "HWID-{}", "product_id": "PRODUCTID-{}",
-           "keypack": "KEYPACK-{}"}
+           "keypack": "KEYPACK-{}", "ou": "OU-{}", "mac": "MAC-{}"}
 # learning order: a domain's labels take the domain's number, a NetBIOS domain equal to such a
 # label the same one
-ORDER = ("domain", "label", "host", "user", "org", "sid", "ip", "hwid", "product_id", "keypack")
+ORDER = ("domain", "label", "host", "user", "org", "sid", "ip", "hwid", "product_id", "keypack", "ou", "mac")
 COUNTERS = {"domain": "domain", "label": "domain"}
 
 WELL_KNOWN = {
@@ -76,6 +76,8 @@ EXTRA_VOCABULARY = {
     "report", "reports", "policy", "policies", "deployment", "registry", "event", "events", "local", "network",
     "default", "current", "temporary", "permanent", "builtin", "volume", "active", "expired", "per", "cal", "cals",
     "rds", "rdsh", "rdcb", "rdls", "ts", "tsls", "lsm", "rcm", "evtx", "html", "csv", "txt", "reg", "hive",
+    "controller", "controllers", "group", "groups", "managed", "foreign", "security", "principals", "program",
+    "data", "builtin", "container", "containers", "organizational", "unit", "units", "terminal",
 }
 BINARY_TYPES = {"REG_BINARY", "REG_NONE", "REG_RESOURCE_LIST", "REG_FULL_RESOURCE_DESCRIPTOR",
                 "REG_RESOURCE_REQUIREMENTS_LIST"}
@@ -88,9 +90,16 @@ PATTERNS = {
     "ip": re.compile(r"(?<![\d.])" + _OCTET + r"(?:\." + _OCTET + r"){3}(?![\d.])"),
     "ip6": re.compile(r"(?<![0-9A-Za-z:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![0-9A-Za-z:.])"),
     "hwid": re.compile(r"(?<![0-9A-Za-z])0x[0-9A-Fa-f]{8}(?:-0x[0-9A-Fa-f]{8}){3,4}(?![0-9A-Za-z])"),
+    "mac": re.compile(r"(?<![0-9A-Za-z:-])[0-9A-Fa-f]{2}([-:])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}(?![0-9A-Za-z:-])"),
     "product_id": re.compile(r"(?<![0-9A-Za-z-])(?:\d{5}-\d{5}-\d{5}-[A-Z]{2}\d{3}|\d{5}-[A-Z0-9]{3}-\d{7}-\d{5})"
                              r"(?![0-9A-Za-z])"),
 }
+# an IPv4-shaped number right after a version word is a version (``FileVersion 10.0.0.1``,
+# ``v1.0.0.1``), not an address; ``server 10.1.2.3`` is an address (``ver`` inside a word does not count)
+_VERSION_BEFORE = re.compile(r"(?:version|(?<![A-Za-z])(?:ver|build|rev|revision|v))\.?\s*[:=#]?\s*[\"']?$", re.I)
+# a distinguished name (two components or more): ``CN=RDSH01,OU=RDS Hosts,DC=contoso,DC=local``
+_DN_VALUE = r"(?:\\.|[^,=\\\r\n\"'<>;+()])+"
+_DN_RE = re.compile(r"(?<![A-Za-z0-9])(?:CN|OU|DC)=" + _DN_VALUE + r"(?:,\s*(?:CN|OU|DC|O|L|ST|C)=" + _DN_VALUE + r")+", re.I)
 MS_PACK_TEXT = re.compile(r"^(?:[A-Z]\d{2}-\d+\.\d+-[A-Z]+|(?:Built-in|Windows|RDS|Remote Desktop|Terminal|TS|Temporary|"
                           r"Per (?:User|Device)|Microsoft|Open|Select|Enterprise|Service Provider|Retail|Volume|"
                           r"License Pack|Campus|School)\b.*)$", re.I)
@@ -298,6 +307,12 @@ class Redactor:
         self._queue("user", v, check_vocabulary=True)
 
     def _scan(self, text: str) -> None:
+        """Learn what has a shape (SIDs, addresses, ids) and the names of distinguished names."""
+        if "=" in text:
+            for m in _DN_RE.finditer(text):
+                self._learn_dn(m.group(0))
+        if not any(c.isdigit() for c in text):
+            return
         for category, pattern in PATTERNS.items():
             for m in pattern.finditer(text):
                 value = m.group(0)
@@ -310,6 +325,11 @@ class Redactor:
                 if category_ == "ip" and (value.startswith(("127.", "0.")) or value in ("::1", "::")):
                     self.not_redacted.setdefault(value.lower(), "loopback or unspecified address")
                     continue
+                if category == "ip" and _VERSION_BEFORE.search(text, max(0, m.start() - 24), m.start()):
+                    continue                    # a version number (not listed: the same digits elsewhere may be an address)
+                if category == "mac" and value.lower().replace("-", ":") in ("ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00"):
+                    self.not_redacted.setdefault(value.lower(), "broadcast or unspecified MAC address")
+                    continue
                 self._queue(category_, value)
 
     @staticmethod
@@ -321,9 +341,10 @@ class Redactor:
         return len(groups) >= 2 and any(any(c in "abcdefABCDEF" for c in g) or len(g) > 2 for g in groups)
 
     def scan_strings(self, value: Any) -> None:
-        """Learn SIDs, IP addresses, hardware ids and product ids wherever they appear."""
+        """Learn SIDs, IP and MAC addresses, hardware ids, product ids and distinguished names
+        wherever they appear."""
         for s in _strings(value):
-            if any(c.isdigit() for c in s):
+            if "=" in s or any(c.isdigit() for c in s):
                 self._scan(s)
 
     def learn_frames(self, frames: Mapping[str, pd.DataFrame]) -> "Redactor":
@@ -358,7 +379,7 @@ class Redactor:
                         self._learn_token(value)
             for s in set(ev["message"].dropna().unique()) | {v for d in ev["data"] if isinstance(d, Mapping)
                                                              for v in d.values() if isinstance(v, str)}:
-                if any(c.isdigit() for c in s):
+                if "=" in s or any(c.isdigit() for c in s):
                     self._scan(s)
         reg = frames.get("registry")
         if reg is not None and len(reg):
@@ -456,17 +477,38 @@ class Redactor:
             for x in items:
                 self._learn_dn(x)
         for x in items:
-            if any(c.isdigit() for c in x):
+            if "=" in x or any(c.isdigit() for c in x):
                 self._scan(x)
 
     def _learn_dn(self, dn: str) -> None:
-        parts = [p.strip() for p in re.split(r"(?<!\\),", dn)]
-        dcs = [p[3:] for p in parts if p[:3].upper() == "DC="]
-        for p in parts:
-            if p[:3].upper() == "CN=":
-                self.add("host", p[3:])
+        """``CN=`` a machine (one word) or a person or group (words), ``OU=`` an organisational
+        unit the customer named (``Contoso RDS Hosts``; Microsoft's own containers such as
+        ``Domain Controllers`` are kept), ``DC=`` labels the DNS domain."""
+        dcs = []
+        for part in re.split(r"(?<!\\),", dn):
+            attr, _, value = part.partition("=")
+            attr, value = attr.strip().upper(), value.strip().strip("\"'").strip()
+            if not value:
+                continue
+            if attr == "DC":
+                label = re.match(r"[A-Za-z0-9-]+", value)
+                if label:
+                    dcs.append(label.group(0))
+            elif attr == "CN" and not re.search(r"\s", value):
+                self.add("host", value)
+            elif attr in ("CN", "OU"):
+                self._add_words("user" if attr == "CN" else "ou", value)
         if len(dcs) >= 2:
             self.add("domain", ".".join(dcs))
+
+    def _add_words(self, category: str, v: str) -> None:
+        """A name of several words (an OU, a person's or group's CN): kept when every word is a
+        Microsoft word or a well-known name, else replaced whole."""
+        words = [w.lower() for w in re.findall(r"[A-Za-z0-9]+", v)]
+        if not words or v.lower() in WELL_KNOWN or all(w in vocabulary() or w in WELL_KNOWN for w in words):
+            self.not_redacted.setdefault(v.lower(), "Microsoft's own container or group name")
+            return
+        self._queue(category, v)
 
     def learn_hosts(self, hosts: Iterable[Any]) -> "Redactor":
         """Host profiles (``HostProfile`` objects or findings.json ``hosts[]`` dicts)."""
@@ -639,10 +681,30 @@ class Redactor:
                                 self._assign(label, FORMATS["label"].format(number), "label",
                                              self._pending["label"][label])
                 self._assign(key, FORMATS[category].format(number), category, pending[key])
+                if category == "mac":               # one address in both spellings, one pseudonym
+                    for other in {key.replace("-", ":"), key.replace(":", "-")} - {key}:
+                        if other not in self._map:
+                            self._assign(other, self._map[key], category, other)
             pending.clear()
         self._regex = None
         self._dirty = False
         return self
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping) -> "Redactor":
+        """A Redactor that replaces the names of a map :meth:`mapping` wrote (the batch parent
+        redacts a failed row's error with the map its worker sent); new names learned on top
+        are numbered after the map's."""
+        r = cls()
+        for category, names in (mapping.get("names") or {}).items():
+            for original, pseudonym in (names or {}).items():
+                r._assign(original.lower(), pseudonym, category, original)
+                number = re.search(r"-(\d+)", pseudonym)
+                counter = COUNTERS.get(category, category)
+                if number and category in FORMATS:
+                    r._counters[counter] = max(r._counters.get(counter, 0), int(number.group(1)))
+        r.not_redacted.update(mapping.get("not_redacted") or {})
+        return r
 
     def _assign(self, key: str, pseudonym: str, category: str, original: str) -> None:
         self._map[key] = pseudonym
@@ -663,7 +725,7 @@ class Redactor:
         are learned first, so nothing of that shape passes)."""
         if not s:
             return s
-        if any(c.isdigit() for c in s):
+        if "=" in s or any(c.isdigit() for c in s):
             self._scan(s)                 # queues what it finds; _pattern() commits it
         pattern = self._pattern()
         if pattern is None:

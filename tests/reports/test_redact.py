@@ -34,8 +34,9 @@ PAIRS = REPO / "sample_data" / "pairs"
 FRAMES = ("events", "registry", "keypacks", "issued", "artifacts")
 PATTERNS = [re.compile(p, re.I) for p in (
     r"S-1-5-21(?:-\d+){3,4}", r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])", r"0x[0-9a-f]{8}(?:-0x[0-9a-f]{8}){3,4}",
-    r"\d{5}-\d{5}-\d{5}-[A-Z]{2}\d{3}")]
-KEEP = {"127.0.0.1", "0.0.0.0"}
+    r"\d{5}-\d{5}-\d{5}-[A-Z]{2}\d{3}", r"(?<![0-9a-f:-])[0-9a-f]{2}([-:])[0-9a-f]{2}(?:\1[0-9a-f]{2}){4}(?![0-9a-f:-])")]
+KEEP = {"127.0.0.1", "0.0.0.0", "ff-ff-ff-ff-ff-ff", "ff:ff:ff:ff:ff:ff", "00-00-00-00-00-00", "00:00:00:00:00:00"}
+OU = re.compile(r"(?<![A-Za-z0-9])OU=((?:\\.|[^,=\\\r\n\"'<>;+()])+)", re.I)
 
 
 def _scenarios():
@@ -116,9 +117,14 @@ def output_names(texts: list[str], hosts_doc: dict, findings_doc: dict) -> set[s
             names |= _split(f["host"])
         for r in f.get("related_hosts") or []:
             names |= _split(r)
+    from rdsla.core.redact import WELL_KNOWN, vocabulary
     for text in texts:
         for p in PATTERNS:
-            names |= {m.group(0) for m in p.finditer(text) if m.group(0) not in KEEP}
+            names |= {m.group(0) for m in p.finditer(text) if m.group(0).lower() not in KEEP}
+        for m in OU.finditer(text):     # an OU the customer named (not Microsoft's: Domain Controllers)
+            ou = m.group(1).strip()
+            if not all(w in vocabulary() or w in WELL_KNOWN for w in re.findall(r"[a-z0-9]+", ou.lower())):
+                names.add(ou)
     return names
 
 
@@ -315,3 +321,145 @@ def test_batch_and_diff_redacted(tmp_path, capsys):
     for where, t in [("terminal", text)] + [(f, (tmp_path / f).read_text()) for f in ("d.html", "d.json", "d.md")]:
         leaks = [n for n in names if found(n, t)]
         assert not leaks, (where, leaks)
+
+
+def test_redactor_mac_addresses_ous_and_versions():
+    """MAC addresses (both spellings, one pseudonym), organisational units of distinguished names
+    (Microsoft's own containers kept), and a version number is not an address."""
+    r = Redactor()
+    t = r.text
+    assert t("address conflict for IP address 10.1.2.3 with the system having network hardware address "
+             "00-15-5D-01-02-03") == "address conflict for IP address IP-1 with the system having network " \
+                                     "hardware address MAC-1"
+    assert t("00:15:5d:01:02:03, FF-FF-FF-FF-FF-FF") == "MAC-1, FF-FF-FF-FF-FF-FF"
+    assert t("CN=RDSH01,OU=Contoso Finance Hosts,OU=Domain Controllers,DC=contoso,DC=local") == \
+        "CN=HOST-1,OU=OU-1,OU=Domain Controllers,DC=DOMAIN-1,DC=local"
+    assert t("moved to Contoso Finance Hosts") == "moved to OU-1"
+    assert t("CN=Alice Smith,OU=Users,DC=contoso,DC=local") == "CN=USER-1,OU=Users,DC=DOMAIN-1,DC=local"
+    # OS and file versions stay, whether or not they are IPv4-shaped; an address does not
+    assert t("termsrv.dll version: 10.0.20348.2340 on 10.0.0.7") == "termsrv.dll version: 10.0.20348.2340 on IP-2"
+    assert t("FileVersion 4.0.0.0, v1.0.0.1, build 2.1.3.4; server 10.0.0.8") == \
+        "FileVersion 4.0.0.0, v1.0.0.1, build 2.1.3.4; server IP-3"
+    names = r.mapping()["names"]
+    assert names["mac"]["00-15-5D-01-02-03"] == names["mac"]["00:15:5d:01:02:03"] == "MAC-1"
+    assert set(names["ou"]) == {"Contoso Finance Hosts"} and set(names["ip"]) == {"10.1.2.3", "10.0.0.7", "10.0.0.8"}
+    # a map read back replaces the same names and numbers new ones after them
+    again = Redactor.from_mapping(r.mapping())
+    assert again.text("RDSH01 in Contoso Finance Hosts at 10.1.2.3 and 10.9.9.9") == "HOST-1 in OU-1 at IP-1 and IP-4"
+
+
+def _extra_artifacts(folder: Path) -> dict[str, str]:
+    """Artifacts a collector brings beside the licensing ones, written as Windows writes them:
+    a regedit export of the Group Policy state (the machine's distinguished name, in a customer
+    OU), System's Tcpip 4199 (an address conflict: IP and MAC address) and Application Error 1000
+    (a faulting module's file version). Returns what each holds that must or must not pass."""
+    from datetime import datetime, timezone
+    from rdsla.sample_data.forge.evtx_writer import EventRecord, write_evtx
+    host = folder / "MSRD-Results-RDSH01"
+    dn = "CN=RDSH01,OU=Northwind Finance Hosts,OU=Servers,DC=contoso,DC=local"
+    reg = ("Windows Registry Editor Version 5.00\r\n\r\n"
+           "[HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Group Policy\\State\\Machine]\r\n"
+           f'"Distinguished-Name"="{dn}"\r\n\r\n')
+    (host / "RDSH01_RegistryKeys" / "RDSH01_reg_GroupPolicyState.reg").write_bytes(b"\xff\xfe" + reg.encode("utf-16-le"))
+    when = datetime(2024, 11, 20, 9, 0, tzinfo=timezone.utc)
+    write_evtx(host / "RDSH01_EventLogs" / "RDSH01_Application.evtx", [
+        EventRecord(provider="Application Error", event_source_name="Application Error", event_id=1000, qualifiers=0,
+                    time=when, channel="Application", computer="RDSH01.contoso.local", level=2,
+                    data=["svchost.exe_TermService", "10.0.20348.2340", "a1b2c3d4", "termsrv.dll", "10.0.20348.2340",
+                          "e5f6a7b8", "c0000005", "000000000004f2a1", "0x4d8", "01db3b2a", r"C:\Windows\System32\svchost.exe",
+                          r"C:\Windows\System32\termsrv.dll", "2f0c4a9e-1b7d-4e3a-9c51-8d2e6f7a0b13", "", ""])])
+    write_evtx(host / "RDSH01_EventLogs" / "RDSH01_System-Tcpip.evtx", [
+        EventRecord(provider="Tcpip", event_source_name="Tcpip", event_id=4199, qualifiers=49152, time=when,
+                    channel="System", computer="RDSH01.contoso.local", level=2,
+                    data=["10.20.30.44", "00-15-5D-0A-1B-2C"])])
+    return {"secret": ["Northwind Finance Hosts", "10.20.30.44", "00-15-5D-0A-1B-2C"], "kept": ["10.0.20348.2340"]}
+
+
+def test_ous_mac_addresses_and_versions_in_every_output(tmp_path, capsys):
+    """A bundle with a customer OU, an address conflict (IP and MAC) and a file version: with
+    --all-events every output holds them unredacted; redacted, none but the version."""
+    import shutil
+    bundle = tmp_path / "bundle"
+    shutil.copytree(BUNDLES / "cals-exhausted", bundle)
+    (bundle / "expected.json").unlink()
+    extra = _extra_artifacts(bundle)
+    common = [str(bundle), "--all-events", "--jobs", "0"]
+    plain = [_run(capsys, ["export", *common, "--frame", f, "--format", "jsonl"]) for f in ("events", "registry")]
+    for value in extra["secret"] + extra["kept"]:
+        assert any(found(value, t) for t in plain), value          # the test would see a leak
+    red = tmp_path / "red"
+    red.mkdir()
+    texts = {"terminal": _run(capsys, ["analyze", *common, "--redact", "-o", str(red / "r.html"),
+                                       "--json", str(red / "f.json"), "--md", str(red / "s.md")])}
+    for f in ("r.html", "f.json", "s.md"):
+        texts[f] = (red / f).read_text(encoding="utf-8")
+    for frame in ("events", "registry"):
+        texts[frame] = _run(capsys, ["export", *common, "--frame", frame, "--format", "jsonl", "--redact"])
+    leaks = [(v, where) for v in extra["secret"] for where, t in texts.items() if found(v, t)]
+    assert not leaks, leaks
+    for value in extra["kept"]:
+        assert found(value, texts["events"]), value                 # a version is no address
+    assert found("MAC-1", texts["events"]) and found("OU-1", texts["registry"])
+
+
+def _failing_worker(task):
+    """run_task whose analysis fails the way a damaged disk fails it: an OSError naming a file
+    inside the bundle (a module-level function: the pool's workers import it)."""
+    import os
+    from rdsla.analyzer import batch_task, pipeline
+    real = pipeline.analyze
+
+    def unreadable(paths, *args, **kwargs):
+        raise OSError(5, "Input/output error", os.path.join(paths[0], "MSRD-Results-RDSH01", "RDSH01_System.evtx"))
+    pipeline.analyze = unreadable
+    try:
+        return batch_task.run_task(task)
+    finally:
+        pipeline.analyze = real
+
+
+def test_batch_messages_and_failed_rows_redacted(tmp_path, monkeypatch):
+    """batch --redact: the input messages (a loose file, a symbolic link, an input that does not
+    exist), a bundle nothing in which is recognized, and an exception naming a file in the
+    bundle say no path or name of the customer's."""
+    import io
+    import shutil
+    from rdsla.analyzer.batch import run_batch
+    from rdsla.core.errors import UsageError
+    monkeypatch.setenv("RDSLA_START_METHOD", "fork")
+    site = tmp_path / "contoso-site"
+    site.mkdir()
+    shutil.copy(BUNDLES / "gpo-overrides-deployment.zip", site / "contoso-rdsh.zip")
+    (site / "contoso-broken.zip").write_bytes(b"PK\x03\x04" + bytes(range(256)) * 8)
+    (site / "contoso-notes.txt").write_text("call Alice at Contoso\n")
+    (site / "contoso-link").symlink_to(tmp_path)
+    missing = str(tmp_path / "contoso-missing.zip")
+    secret = ["contoso-site", "contoso-rdsh", "contoso-broken", "contoso-notes", "contoso-link", "contoso-missing",
+              "contoso", "RDSH01", str(tmp_path)]
+
+    def leaks(text: str) -> list[str]:
+        return [s for s in secret if found(s, text)]
+
+    for worker, name in ((None, "ok"), (_failing_worker, "failing")):
+        out, stream = tmp_path / f"out-{name}", io.StringIO()
+        kwargs = {"worker": worker} if worker else {}
+        result = run_batch([str(site), missing], str(out), jobs=1, redact=True, stream=stream, **kwargs)
+        assert result.exit_code == 3
+        summary = (out / "summary.csv").read_text()
+        failed = [line for line in summary.splitlines() if ",failed," in line]
+        assert len(failed) == (3 if worker else 2), summary
+        texts = {"terminal": stream.getvalue(), "messages": "\n".join(result.messages)}
+        texts.update({str(p.relative_to(out)): p.read_text(errors="replace") for p in out.rglob("*") if p.is_file()})
+        assert len(result.messages) == 3 and all(m.startswith(("path-", "bundle-")) for m in result.messages)
+        found_leaks = {where: leaks(t) for where, t in texts.items() if leaks(t)}
+        assert not found_leaks, found_leaks
+        if worker:                      # the exception is told, its path is not
+            assert "OSError: [Errno 5] Input/output error: 'bundle-" in summary and "/[path]'" in summary
+        # without --redact the same messages name the paths (so the checks above can fail)
+        plain = run_batch([str(site), missing], str(tmp_path / f"plain-{name}"), jobs=1, stream=io.StringIO(), **kwargs)
+        assert all(leaks(m) for m in plain.messages)
+        assert leaks((tmp_path / f"plain-{name}" / "summary.csv").read_text())
+    # a usage error names the input folder by its pseudonym
+    with pytest.raises(UsageError) as caught:
+        run_batch([str(site)], str(site / "out"), redact=True, stream=io.StringIO())
+    assert not leaks(str(caught.value).replace(str(site / "out"), "OUT")) and "path-" in str(caught.value)
