@@ -21,7 +21,7 @@ from rdsla.core import facts as F
 from rdsla.core.needs import Needs, UndeclaredNeed
 from rdsla.core.os_builds import os_label
 from rdsla.core.frames import empty_frame
-from rdsla.core.evidence import event_evidence, export_evidence, present, registry_evidence
+from rdsla.core.evidence import event_evidence, export_evidence, present, records, registry_evidence
 from rdsla.core.hostnames import canonical, split_server_list
 from rdsla.core.coverage import HIVE_ROOTS, Coverage, LogSpan
 from rdsla.core.model import (SOURCE_DEPLOYMENT, SOURCE_GROUP_POLICY, SOURCE_WMI, Evidence, Fact, GracePeriod,
@@ -91,8 +91,7 @@ class _Registry:
     def __init__(self, frame: pd.DataFrame) -> None:
         self.values: dict[tuple[str, str], dict] = {}
         self.keys: dict[str, list[dict]] = defaultdict(list)
-        for row in frame.to_dict("records"):
-            row = {k: present(v) for k, v in row.items()}
+        for row in records(frame):
             key = (row["key_ccs"] or row["key"] or "").lower()
             self.keys[key].append(row)
             if row["value"] is not None:
@@ -290,7 +289,7 @@ def _chosen_mode(candidate: Fact) -> bool:
 
 def _fill(p: HostProfile, reg: _Registry, events: pd.DataFrame, keypacks: pd.DataFrame, facts: list[dict],
           as_of: datetime) -> None:
-    rows = [{k: present(v) for k, v in r.items()} for r in events.to_dict("records")] if len(events) else []
+    rows = records(events)
     rows.sort(key=lambda r: (r.get("time") or datetime.min.replace(tzinfo=timezone.utc), r.get("record_id") or 0))
     ev = _Events(rows)
     by_name: dict[str, list[dict]] = defaultdict(list)
