@@ -204,33 +204,42 @@ def _read(args, **extra) -> api.Reading:
 
 
 def cmd_inventory(args) -> int:
+    from rdsla.reports.inventory_grid import coverage_grid, input_names, relative_path, render_inventory
     reading = _read(args)
+    analysis = reading.analyze(args.as_of).analysis       # roles and coverage per host (core.coverage)
     red = _redactor(args)
     if red is not None:
         reading.check_output(args.redact_map)
         red.learn_reading(reading.frames, reading.host_aliases)
+        analysis = red.analysis(analysis)
     for m in (red.deep(reading.messages) if red else reading.messages):
         print(f"rdsla: {m}", file=sys.stderr)
+    inputs = input_names(reading.inputs)
+    relative = [relative_path(str(p), inputs) for p in reading.artifacts["path"]]
     art = red.frame(reading.artifacts) if red else reading.artifacts
     hosts = [{"name": n, "aliases": a} for n, a in reading.host_aliases.items()]
-    hosts = red.deep(hosts) if red else hosts
+    if red:
+        hosts, relative, inputs = red.deep(hosts), red.deep(relative), red.deep(inputs)
     _write_redact_map(args, red)
     rows = []
-    for r in art.to_dict("records"):
+    for r, rel in zip(art.to_dict("records"), relative):
         rows.append({"path": r["path"], "kind": r["kind"], "host": None if _na(r["host"]) else r["host"],
                      "status": r["status"], "records_read": _int(r["records_read"]),
-                     "records_lost": _int(r["records_lost"]), "warnings": list(r["warnings"] or [])})
-    if args.json:
-        print(json.dumps({"hosts": hosts, "artifacts": rows}, indent=2, ensure_ascii=False))
+                     "records_lost": _int(r["records_lost"]), "warnings": list(r["warnings"] or []),
+                     "relative_path": rel})
+    grid = coverage_grid(analysis.hosts)
+    if args.json:       # DESIGN.md inventory contract, plus relative_path, coverage and ask (issue 23 item 10)
+        print(json.dumps({"hosts": hosts, "artifacts": rows, "inputs": inputs,
+                          "coverage": {"hosts": grid["hosts"], "items": grid["items"], "named_only": grid["named_only"]},
+                          "ask": grid["ask"]}, indent=2, ensure_ascii=False))
         return EXIT_OK
-    print(f"{len(hosts)} host(s): " + ", ".join(h["name"] + (f" ({', '.join(h['aliases'])})" if h["aliases"] else "") for h in hosts))
-    width = max([len(r["path"]) for r in rows] + [4])
-    width = min(width, 90)
-    print(f"{'PATH':<{width}}  {'KIND':<14} {'HOST':<15} {'STATUS':<8} {'READ':>8} {'LOST':>6}  WARNINGS")
-    for r in rows:
-        warn = "; ".join(r["warnings"])
-        print(f"{r['path'][-width:]:<{width}}  {r['kind']:<14} {(r['host'] or '-'):<15} {r['status']:<8} "
-              f"{r['records_read']:>8} {r['records_lost']:>6}  {warn[:160]}")
+    text = render_inventory(hosts, grid, rows, inputs)
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except (UnicodeEncodeError, LookupError):       # a console without the check marks (cp437, cp1252)
+        text = render_inventory(hosts, grid, rows, inputs, ascii_only=True)
+    print(text)
     return EXIT_OK
 
 

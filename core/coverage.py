@@ -195,19 +195,27 @@ class Coverage:
                 out.append(item)
         return out
 
-    def summary(self, roles: set[str]) -> dict:
-        """``{"collected": [labels], "missing": [labels]}`` for the roles of a machine."""
-        collected, missing = [], []
+    def states(self, roles: set[str]) -> list[tuple[Item, str]]:
+        """Each item expected of a machine of these roles and its state: ``collected``,
+        ``missing``, or ``by_keys`` (a hive not brought whole, its keys exported instead)."""
+        out = []
         for item in self.expected(roles):
             if item.kind == "hive" and not self.hives.get(item.target):
                 if item.target == "HKLM\\SYSTEM" and self.has("key.terminal_server"):
-                    continue            # per-key exports instead of the hive: listed as keys
-                if item.target == "HKLM\\SOFTWARE" and self.has("key.policy"):
-                    continue
-                missing.append(item.label)
+                    out.append((item, "by_keys"))        # per-key exports instead of the hive: listed as keys
+                elif item.target == "HKLM\\SOFTWARE" and self.has("key.policy"):
+                    out.append((item, "by_keys"))
+                else:
+                    out.append((item, "missing"))
                 continue
-            (collected if self.has(item.id) else missing).append(item.label)
-        return {"collected": collected, "missing": missing}
+            out.append((item, "collected" if self.has(item.id) else "missing"))
+        return out
+
+    def summary(self, roles: set[str]) -> dict:
+        """``{"collected": [labels], "missing": [labels]}`` for the roles of a machine."""
+        states = self.states(roles)
+        return {"collected": [i.label for i, s in states if s == "collected"],
+                "missing": [i.label for i, s in states if s == "missing"]}
 
     def to_dict(self, roles: Optional[set[str]] = None) -> dict:
         out = {"hives": {k: list(v) for k, v in sorted(self.hives.items())},
