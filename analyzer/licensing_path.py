@@ -34,9 +34,9 @@ CAL_TYPE = {"per_user": "per_user", "aad_per_user": "per_user", "per_device": "p
 CONNECTED = {"VALID", "VALID_LS", "VALID_WS08R2", "VALID_WS08", "VALID_WS08R2_VDI", "LOWER_VERSION",
              "NOT_IN_TSCGROUP", "BUT_ACCESS_DENIED"}
 # Rules whose detected cause is a failed step (their own checks; the path repeats no judgement)
-FAILS = {"reachable": ("RDSLIC-004",), "ls_running": ("RDSLIC-019",), "ls_activated": ("RDSLIC-005",),
+FAILS = {"reachable": ("RDSLIC-004",), "ls_running": ("RDSLIC-019", "RDSLIC-022"), "ls_activated": ("RDSLIC-005",),
          "cals_ok": ("RDSLIC-002", "RDSLIC-006", "RDSLIC-007", "RDSLIC-008", "RDSLIC-009", "RDSLIC-010",
-                     "RDSLIC-016")}
+                     "RDSLIC-016", "RDSLIC-025")}
 MODE_LABELS = {"per_user": "Per User", "per_device": "Per Device", "aad_per_user": "AAD Per User",
                "not_configured": "mode not configured", "remote_admin": "Remote Desktop for Administration"}
 STEP_LABELS = {"configured": "license server configured", "reachable": "reachable", "ls_running": "service running",

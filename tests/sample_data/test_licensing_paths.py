@@ -18,7 +18,7 @@ from tests.sample_data.test_bundles import NAMES, _analysis, bundle_path
 BROKEN_STEP = {"RDSLIC-001": "configured", "RDSLIC-002": "cals_ok", "RDSLIC-004": "reachable",
                "RDSLIC-011": "reachable", "RDSLIC-005": "ls_activated", "RDSLIC-006": "cals_ok",
                "RDSLIC-007": "cals_ok", "RDSLIC-008": "cals_ok", "RDSLIC-009": "cals_ok", "RDSLIC-010": "cals_ok",
-               "RDSLIC-019": "ls_running"}
+               "RDSLIC-019": "ls_running", "RDSLIC-022": "ls_running", "RDSLIC-025": "cals_ok"}
 
 
 def expected(name: str) -> dict:
