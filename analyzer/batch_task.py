@@ -15,7 +15,11 @@ from typing import Optional
 from rdsla.parsers.base import ParseOptions
 
 COLUMNS = ("bundle", "status", "hosts", "os", "licensing_mode", "license_servers", "grace_days_left",
-           "top_rule_id", "top_title", "confidence", "findings_error", "findings_warning", "error")
+           "top_rule_id", "top_title", "confidence", "findings_error", "findings_warning", "error",
+           # for triage (issue 23 item 8): the top cause's host, severity and one-line summary, critical
+           # and info findings counted apart (findings_error keeps counting error or critical), the
+           # verdict state, and the bundle's report.html relative to the batch's output folder
+           "top_host", "top_severity", "top_summary", "findings_critical", "findings_info", "verdict", "report")
 SEVERITIES = ("info", "warning", "error", "critical")
 MARKER = "batch.json"
 
@@ -40,7 +44,8 @@ class Task:
 
 def blank_row(name: str, status: str, error: str = "") -> dict:
     row = {c: None for c in COLUMNS}
-    row.update(bundle=name, status=status, error=error, findings_error=0, findings_warning=0)
+    row.update(bundle=name, status=status, error=error, findings_error=0, findings_warning=0, findings_critical=0,
+               findings_info=0)
     return row
 
 
@@ -76,6 +81,14 @@ def summary_row(analysis, name: str) -> dict:
                confidence=round(float(top.confidence), 2) if top else None,
                findings_error=sum(f.severity in ("error", "critical") for f in detected),
                findings_warning=sum(f.severity == "warning" for f in detected))
+    top_finding = next((f for f in detected if top and f.rule_id == top.rule_id and f.host == top.host), None) \
+        or next((f for f in detected if top and f.rule_id == top.rule_id), None)
+    verdict = getattr(analysis, "verdict", None) or {}
+    row.update(top_host=top.host if top else None, top_summary=top.summary if top else None,
+               top_severity=top_finding.severity if top_finding else None,
+               findings_critical=sum(f.severity == "critical" for f in detected),
+               findings_info=sum(f.severity == "info" for f in detected),
+               verdict=verdict.get("state") if isinstance(verdict, dict) else None)
     return row
 
 
@@ -125,6 +138,7 @@ def analyze_one(bundle_path: str, out_dir: str, options: Optional[ParseOptions] 
     causes = [f.severity for f in analysis.findings if f.state == "detected" and f.kind == "cause"]
     folder = Path(out_dir) / (dir_name or safe_dir_name(name, key))
     folder.mkdir(parents=True, exist_ok=True)
+    row["report"] = f"{folder.name}/report.html"
     from rdsla.reports.html import render as render_html
     atomic_write(folder / "report.html", render_html(analysis))
     atomic_write(folder / "findings.json", render_json(analysis))

@@ -103,7 +103,15 @@ def test_batch_rows_statuses_and_files(tmp_path, inputs):
         digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
         assert f"{directive} 'sha256-{digest}'" in csp
     assert index.count('href="') - index.count('href="#') == n_ok          # one link per ok bundle
-    assert "Failed bundles" in index
+    assert index.count('data-state="failed"') == 2 and "failed: 2" in index
+    # triage columns (issue 23 item 8): the report path of each analyzed bundle, the verdict state
+    for name, row in rows.items():
+        if row["status"] == "ok":
+            assert row["report"].endswith("/report.html") and (out / row["report"]).is_file()
+            assert row["verdict"] in ("cause", "healthy", "inconclusive", None)
+            assert row["findings_critical"] <= row["findings_error"]
+        else:
+            assert row["report"] is None
 
 
 def test_outdir_inside_input_is_refused(tmp_path, inputs):
