@@ -24,6 +24,9 @@ CATALOG_PATH = Path(__file__).with_name("data") / "event_catalog.csv"
 RCM_PROVIDER = "Microsoft-Windows-TerminalServices-RemoteConnectionManager"
 RCM_NAMES = frozenset({RCM_PROVIDER.lower(), "termservice"})
 LS_NAMES = frozenset({"microsoft-windows-terminalservices-licensing", "termservlicensing"})
+SCM_NAMES = frozenset({"service control manager"})
+# the system clock: Kernel-General 1 (the clock was set) and the Windows Time service (W32Time)
+CLOCK_NAMES = frozenset({"microsoft-windows-kernel-general", "microsoft-windows-time-service", "w32time"})
 MANIFEST_BASE = 0xC000  # 49152: manifest ids of termsrv.dll = 0xC000 + legacy id
 
 
@@ -221,14 +224,17 @@ def _selected_index(keys: Optional[frozenset[str]]) -> dict[tuple[str, int], tup
 
 
 def family(entry: CatalogEntry) -> str:
-    """rcm (session-host service), ls (license server), scm (Service Control Manager) or other."""
+    """rcm (session-host service), ls (license server), scm (Service Control Manager), clock
+    (Kernel-General's clock changes, the Windows Time service) or other."""
     name = entry.provider.lower()
     if name in RCM_NAMES:
         return "rcm"
     if name in LS_NAMES:
         return "ls"
-    if name == "service control manager":
+    if name in SCM_NAMES:
         return "scm"
+    if name in CLOCK_NAMES:
+        return "clock"
     return "other"
 
 

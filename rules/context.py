@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from rdsla.core import catalog, coverage
-from rdsla.core.catalog import LS_NAMES, MANIFEST_BASE, RCM_NAMES
+from rdsla.core.catalog import CLOCK_NAMES, LS_NAMES, MANIFEST_BASE, RCM_NAMES, SCM_NAMES
 from rdsla.core.hostnames import canonical, license_server_names
 from rdsla.core.model import Analysis, Evidence, Finding, HostProfile
 from rdsla.core.needs import UndeclaredNeed
@@ -22,7 +22,6 @@ from rdsla.rules.meta import COLLECT, RuleMeta, remediation_texts
 
 # Event sources (RDS_LICENSING.md 1.1, 1.3): Provider Name (Rust decoder) or classic
 # EventSourceName (libevtx); match both. The names are the catalog's (core.catalog).
-SCM_NAMES = frozenset({"service control manager"})
 # Session-host licensing warnings and errors (legacy ids, RDS_LICENSING.md 1.2): after a logon,
 # none of them means the connection was licensed.
 LICENSING_ERRORS = (1003, 1004, 1011, 1028, 1043, 1061, 1068, 1069, 1128, 1130, 1131, 1132, 1133)
@@ -56,6 +55,7 @@ class Bundle:
             ev.loc[names.isin(LS_NAMES) | src.isin(LS_NAMES), "_family"] = "ls"
             ev.loc[names.isin(RCM_NAMES) | src.isin(RCM_NAMES), "_family"] = "rcm"
             ev.loc[names.isin(SCM_NAMES) | src.isin(SCM_NAMES), "_family"] = "scm"
+            ev.loc[names.isin(CLOCK_NAMES) | src.isin(CLOCK_NAMES), "_family"] = "clock"
             legacy = ev["legacy_event_id"].astype("Int64")
             eid = ev["event_id"].astype("Int64")
             manifest = (ev["_family"] == "rcm") & (eid >= MANIFEST_BASE)
@@ -168,7 +168,7 @@ class Context:
     # -- frames
     def events(self, host: Optional[str] = None, family: Optional[str] = None,
                ids: Iterable[int] = ()) -> pd.DataFrame:
-        """Events of one host, source family (rcm | ls | scm) and legacy ids, oldest first.
+        """Events of one host, source family (rcm | ls | scm | clock | other) and legacy ids, oldest first.
 
         Each id must be one the rule declared (``RuleMeta.events``): the parsers keep only
         declared events, so an undeclared read would silently see nothing."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rdsla.core.hostnames import canonical
 from rdsla.rules.api import RuleMeta, event_names, events_evidence, fact_evidence, id_list, rule
+from rdsla.rules.clock import CLOCK_EVENTS, skew_around
 
 SEED_DIAG = "seed article: 1. Use RD Licensing Diagnoser to check for issues"
 MS_PORTS = "https://learn.microsoft.com/troubleshoot/windows-server/networking/service-overview-and-network-port-requirements"
@@ -11,14 +12,17 @@ MS_PORTS = "https://learn.microsoft.com/troubleshoot/windows-server/networking/s
 
 @rule(RuleMeta(
     id="RDSLIC-004", title="License server unreachable", severity="error", kind="cause",
-    events=("license_server_unreachable", "license_not_renewed"),
+    events=("license_server_unreachable", "license_not_renewed") + CLOCK_EVENTS,
     scope="session_host", requires=("session_host.events",),
-    references=(SEED_DIAG, MS_PORTS, "RDS_LICENSING.md 0a, 1.2 (1131/50283, 1028/50180), 3.4 NOT_CONNECTABLE, 5 #4"),
+    references=(SEED_DIAG, MS_PORTS, "RDS_LICENSING.md 0a, 1.2 (1131/50283, 1028/50180), 3.4 NOT_CONNECTABLE, 5 #4",
+                "[MS-GPSB] 2.2.2 Kerberos Policy (MaxClockSkew, 5 minutes by default): clock skew named as evidence"),
     description="The session host could not contact the license server (service down, firewall/RPC, DNS): "
                 "1131/50283 or 1028/50180 in the current window and not followed by success (CALs issued, logons "
                 "without licensing errors), or connectivity status NOT_CONNECTABLE; corroborated by the license "
                 "server's service state and an export's IsLSAvailable. Older events are history (an LS patch "
-                "reboot weeks ago says nothing about today)."))
+                "reboot weeks ago says nothing about today). A clock set by more than Kerberos' 5 minutes within a "
+                "day of the errors (Kernel-General 1), or a time service not synchronizing (W32Time 36/129/134), on "
+                "the session host or the license server is named as the likely reason."))
 def unreachable(ctx):
     h = ctx.host
     all_ev = ctx.events(h.name, "rcm", [1131, 1028])
@@ -63,8 +67,11 @@ def unreachable(ctx):
             bits.append(f"{canonical(v.get('server'))} reported not available")
             evidence += fact_evidence(f, note="IsLSAvailable: False")
     target = ", ".join(servers) if servers else "its license server"
+    clock, clock_evidence = skew_around(ctx, [h.name, *servers], ev)
+    skew = (f" At that time {'; '.join(clock)}: Kerberos refuses clocks more than 5 minutes apart, so correct "
+            f"the time source (w32tm /query /status, w32tm /resync) before anything else." if clock else "")
     return [ctx.detected(f"{h.name} could not contact {target} ({'; '.join(bits)}) in the {ctx.window.days} days "
-                         f"before collection, with no successful licensing since.", evidence,
+                         f"before collection, with no successful licensing since.{skew}", evidence + clock_evidence,
                          related_hosts=servers)]
 
 

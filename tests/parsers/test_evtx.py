@@ -22,12 +22,15 @@ def test_scm_events_about_rd_services_are_kept_and_everything_is_counted(realdat
     assert res.status == "ok" and res.records_read == 1601 and res.records_lost == 0
     # only the 7036 events about Remote Desktop Services (TermService), not the redirector,
     # EventLog 6009 at each boot (the OS build the host profile reads when no SOFTWARE hive came)
-    # and TermDD 50 (an RDP protocol-stream error, RDSLIC-014's corroboration)
-    assert set(ev["event_id"]) == {7036, 6009, 50}
+    # TermDD 50 (an RDP protocol-stream error, RDSLIC-014's corroboration) and Kernel-General 1
+    # (the clock set: RDSLIC-004 names a skew); Time-Service 50 (a W32Time warning) is not kept
+    assert set(ev["event_id"]) == {7036, 6009, 50, 1}
     assert set(ev.loc[ev["event_id"] == 50, "provider"]) == {"TermDD"}
+    assert set(ev.loc[ev["event_id"] == 1, "provider"]) == {"Microsoft-Windows-Kernel-General"}
     scm, boot = ev[ev["event_id"] == 7036], ev[ev["event_id"] == 6009]
     assert set(scm["provider"]) == {"Service Control Manager"} and set(boot["provider"]) == {"EventLog"}
     assert all(d["param1"] == "Remote Desktop Services" for d in scm["data"])
+    assert all({"NewTime", "OldTime"} <= set(d) for d in ev.loc[ev["event_id"] == 1, "data"])
     assert all(m.startswith("The Remote Desktop Services service entered the ") for m in scm["message"])
     assert all(m.startswith("Microsoft (R) Windows (R) 6.01. 7601") for m in boot["message"]), boot["message"].tolist()
     assert sum(s["count"] for s in res.event_stats) == 1601
@@ -177,4 +180,5 @@ def test_a_damaged_mta_companion_does_not_cost_the_log(realdata, tmp_path):
     assert res.status == "ok" and len(res.frames["events"]) > 0
     messages = res.frames["events"]["message"]
     assert (messages.str.startswith("The Remote Desktop Services") | messages.str.startswith("Microsoft (R) Windows")
-            | messages.str.startswith("The RDP protocol component")).all()
+            | messages.str.startswith("The RDP protocol component")
+            | messages.str.startswith("The system time has changed to")).all()
