@@ -30,7 +30,8 @@ from rdsla.parsers.base import ParseOptions, ParseResult, Source
 
 MODULES = {"evtx": "rdsla.parsers.evtx", "hive": "rdsla.parsers.registry", "reg_export": "rdsla.parsers.registry",
            "reg_query": "rdsla.parsers.registry", "licensing_csv": "rdsla.parsers.licensing",
-           "licensing_html": "rdsla.parsers.licensing", "licensing_text": "rdsla.parsers.licensing"}
+           "licensing_html": "rdsla.parsers.licensing", "licensing_text": "rdsla.parsers.licensing",
+           "system_info": "rdsla.parsers.systeminfo"}
 TIME_LIMIT = float(os.environ.get("RDSLA_FUZZ_TIME_LIMIT", "20"))   # seconds per call
 MEM_BASE = 64 << 20                                                   # bytes
 MEM_FACTOR = 64                                                       # x input size

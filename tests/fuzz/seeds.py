@@ -72,6 +72,26 @@ def reg_query_seeds() -> tuple[bytes, ...]:
 
 
 @lru_cache(maxsize=None)
+def system_info_seeds() -> tuple[bytes, ...]:
+    """MSRD-Collect SystemInfo.txt as the forge writes it (UTF-16LE) and systeminfo.exe list
+    output in English (UTF-8) and German (cp850, the console's OEM code page)."""
+    from rdsla.sample_data.forge.machine import Machine, system_info_txt
+    m = Machine(name="RDSH01", os="2022", domain="contoso.com", roles=frozenset({"session_host"}),
+                installed=datetime(2023, 3, 1, 9, 0))
+    en = ("Host Name:                 RDSH01\r\nOS Name:                   Microsoft Windows Server 2022 Standard\r\n"
+          "OS Version:                10.0.20348 N/A Build 20348\r\nOS Configuration:          Member Server\r\n"
+          "Original Install Date:     3/14/2024, 9:12:44 AM\r\nSystem Boot Time:          11/28/2024, 10:03:11 PM\r\n"
+          "Time Zone:                 (UTC+01:00) Amsterdam, Berlin\r\nDomain:                    contoso.com\r\n")
+    de = ("Hostname:                          RDSH02\r\nBetriebssystemname:                Microsoft Windows Server 2019\r\n"
+          "Betriebssystemversion:             10.0.17763 Nicht zutreffend Build 17763\r\n"
+          "Betriebssystemkonfiguration:       Mitgliedsserver\r\nUrsprüngliches Installationsdatum: 04.02.2023, 14:05:09\r\n"
+          "Systemstartzeit:                   01.12.2024, 06:30:00\r\nZeitzone:                          (UTC+01:00) Berlin\r\n"
+          "Domäne:                            contoso.de\r\n")
+    return (system_info_txt(m, datetime(2024, 11, 5, 10, 0), datetime(2024, 11, 1, 7, 0)), en.encode("utf-8"),
+            de.encode("cp850"))
+
+
+@lru_cache(maxsize=None)
 def licensing_seeds() -> tuple[tuple[str, bytes], ...]:
     """(file name, bytes) of every licensing fixture."""
     return tuple((p.name, p.read_bytes()) for p in sorted(LICENSING_FIXTURES.iterdir()) if p.is_file())

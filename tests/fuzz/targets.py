@@ -32,6 +32,7 @@ TARGETS: dict[str, Target] = {
     "reg_export": Target("reg_export", lambda: [("reg_export", b) for b in S.reg_export_seeds()], M.mutate_text),
     "reg_query": Target("reg_query", lambda: [("reg_query", b) for b in S.reg_query_seeds()], M.mutate_text),
     "licensing": Target("licensing", _licensing, _mutate_licensing),
+    "system_info": Target("system_info", lambda: [("system_info", b) for b in S.system_info_seeds()], M.mutate_text),
     "zip": Target("zip", lambda: [("zip", S.zip_seed())], M.mutate_zip),
 }
 

@@ -89,6 +89,13 @@ def test_licensing_generated(workdir, doc, enc):
     _assert_clean(harness.check_bytes(kind, data, workdir, "LS01_gen.txt"), data)
 
 
+@settings(max_examples=20, **CI)
+@given(rng=st.randoms(use_true_random=False))
+def test_system_info_mutated(workdir, rng):
+    kind, data = _mutated("system_info", rng)
+    _assert_clean(harness.check_bytes(kind, data, workdir, "RDSH01_SystemInfo.txt"), data)
+
+
 @settings(max_examples=25, **CI)
 @given(rng=st.randoms(use_true_random=False))
 def test_zip_mutated(tmp_path_factory, rng):
