@@ -36,14 +36,15 @@ CONNECTED = {"VALID", "VALID_LS", "VALID_WS08R2", "VALID_WS08", "VALID_WS08R2_VD
 # Rules whose detected cause is a failed step (their own checks; the path repeats no judgement)
 FAILS = {"reachable": ("RDSLIC-004",), "ls_running": ("RDSLIC-019", "RDSLIC-022"), "ls_activated": ("RDSLIC-005",),
          "cals_ok": ("RDSLIC-002", "RDSLIC-006", "RDSLIC-007", "RDSLIC-008", "RDSLIC-009", "RDSLIC-010",
-                     "RDSLIC-016", "RDSLIC-025")}
+                     "RDSLIC-016", "RDSLIC-025", "RDSLIC-026")}
 MODE_LABELS = {"per_user": "Per User", "per_device": "Per Device", "aad_per_user": "AAD Per User",
                "not_configured": "mode not configured", "remote_admin": "Remote Desktop for Administration"}
 STEP_LABELS = {"configured": "license server configured", "reachable": "reachable", "ls_running": "service running",
                "ls_activated": "activated", "cals_ok": "usable CALs"}
 
 # What the path reads of the events (the session host's licensing errors): declared like a rule's
-ERROR_IDS = tuple(i for i in LICENSING_ERRORS if catalog.keys_for("rcm", [i]))
+# (with the Entra ID per-user lookup and validation failures, 1062-1064 = 50214-50216, RDS_LICENSING.md 1.2)
+ERROR_IDS = tuple(i for i in (*LICENSING_ERRORS, 1062, 1063, 1064) if catalog.keys_for("rcm", [i]))
 META = RuleMeta(id="licensing-path", title="Licensing path", severity="info", kind="info",
                 events=tuple(sorted(catalog.keys_for("rcm", ERROR_IDS))))
 NEEDS = META.needs
@@ -216,11 +217,12 @@ def _success(ctx: Context, sh: HostProfile, ls_name: str) -> list[Evidence]:
     license server since (when it is that server's only session host), or logons with no
     licensing error where its licensing log was collected (RDS_LICENSING.md 0a)."""
     out = []
+    errors = len(ctx.current(ctx.events(sh.name, "rcm", ERROR_IDS)))
     for e in ctx.success_after(sh, ctx.since):
         if e.frame == "issued":
             if ls_name in e.note and [c.name for c in ctx.clients_of(ls_name)] == [sh.name]:
                 out.append(e)
-        elif ctx.licensing_log_collected(sh):
+        elif ctx.licensing_log_collected(sh) and not errors:
             out.append(e)
     return out
 
