@@ -48,8 +48,11 @@ def unreachable(ctx):
     if bad:
         evidence += fact_evidence(h.connectivity_status, note="GetTStoLSConnectivityStatus")
     configured = ctx.servers_of(h)
-    named = [n for n in event_names(ev) if n != h.name and (not configured or n in configured)]
-    servers = named or configured
+    mentioned = [n for n in event_names(ev) if n != h.name]
+    named = [n for n in mentioned if not configured or n in configured]
+    # the errors name the server that failed: one no longer configured (an old value still in
+    # effect) is the one that could not be contacted, not the configured one
+    servers = named or mentioned or configured
     bits = [id_list(ev)] if len(ev) else []
     if bad:
         bits.append("connectivity status NOT_CONNECTABLE")

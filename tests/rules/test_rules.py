@@ -317,6 +317,14 @@ def test_004_not_checked_without_session_host_logs():
     assert findings("RDSLIC-004", a, host="RDSH01")[0].state == "not_checked"
 
 
+def test_004_names_the_server_the_errors_name_even_when_another_is_configured():
+    """1131s naming LS-OLD while LS01 is configured: LS-OLD could not be contacted, not LS01."""
+    a = make_analysis([session_host(), license_server()],
+                      events=[event("RDSH01", 1131, days_ago=1, data={"param1": "LS-OLD"})])
+    f = detected("RDSLIC-004", a)
+    assert f and "could not contact LS-OLD" in f[0].summary and f[0].related_hosts == ["LS-OLD"]
+
+
 def test_018_ad_lookup_failed():
     a = make_analysis([session_host(), license_server()], events=[event("RDSH01", 1061, manifest=True)])
     assert detected("RDSLIC-018", a)
