@@ -24,7 +24,14 @@ per-stage split of one analysis run stage by stage in a fresh process, the start
 of ``rdsla --version``, ``rules --json``, ``compat --json`` (target < 0.2 s, no pandas) and
 ``analyze`` of a sample bundle (target < 0.8 s), and the issue 4 in-process ratios on the
 real System.evtx (rdsla's parse against bare iteration in one process) so regressions show.
-Timings on a shared machine are noisy: compare ratios measured in the same run.
+Timings on a shared machine are noisy: compare ratios measured in the same run, and the CPU
+seconds printed beside every wall time (all processes of the run, from getrusage of the
+children): when other load shares the cores, wall grows and CPU does not.
+
+Every measured process runs as an installed rdsla does: with its bytecode cached (pip compiles
+an installed package; a checkout under PYTHONDONTWRITEBYTECODE=1 compiles every rdsla module
+from source in every process, ~0.3 s). The cache is a temporary PYTHONPYCACHEPREFIX, warmed by
+one untimed run of each command, so nothing is written into the checkout.
 """
 from __future__ import annotations
 
@@ -44,6 +51,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 REALDATA = Path(os.environ.get("RDSLA_SHARED", REPO.parent / "shared")) / "realdata" / "evtx"
 PY = sys.executable
+ENV = dict(os.environ)          # the measured processes' environment (main() sets the bytecode cache)
 
 PREFIX = "Srv2012R2_StolenSzechuan_"
 SYSTEM = PREFIX + "System.evtx"
@@ -129,7 +137,8 @@ print(json.dumps({"wall": time.perf_counter() - t0, "cpu": time.process_time() -
 
 
 def bare(upload: Path) -> dict:
-    out = subprocess.run([PY, "-c", BARE, str(upload)], capture_output=True, text=True, check=True, cwd=REPO)
+    out = subprocess.run([PY, "-c", BARE, str(upload)], capture_output=True, text=True, check=True, cwd=REPO,
+                         env=ENV)
     return json.loads(out.stdout)
 
 
@@ -174,7 +183,7 @@ def whole_process(argv: list[str], memory: bool = False) -> dict:
     import resource
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
     peak = Peak(proc.pid) if memory else None
     _, err = proc.communicate()
     wall = time.perf_counter() - t0
@@ -196,33 +205,37 @@ def analyze_argv(upload: Path, out: Path) -> list[str]:
 
 
 STAGES = r"""
-import json, sys, time
-t = [("start", time.perf_counter())]
+import json, resource, sys, time
+def now():
+    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (time.perf_counter(), s.ru_utime + s.ru_stime, c.ru_utime + c.ru_stime)
+t = [("start", now())]
 from rdsla.analyzer import pipeline
 from rdsla.parsers.base import ParseOptions
 from dataclasses import replace
-t.append(("imports", time.perf_counter()))
+t.append(("imports", now()))
 needs = pipeline.declared_needs()
 options = ParseOptions(events=needs.events, registry=needs.registry)
 intake = pipeline.open_bundle([sys.argv[1]], options.limits)
-t.append(("intake (find and sniff artifacts)", time.perf_counter()))
+t.append(("intake (find and sniff artifacts)", now()))
 results = pipeline._parse_all(intake.sources, options, None, None)
-t.append(("parse (worker processes)", time.perf_counter()))
+t.append(("parse (worker processes)", now()))
 ingested = pipeline._assemble(intake, results)
-t.append(("assemble frames", time.perf_counter()))
+t.append(("assemble frames", now()))
 analysis = pipeline.reason(ingested, [sys.argv[1]])
-t.append(("reason (profiles, rules, verdict)", time.perf_counter()))
+t.append(("reason (profiles, rules, verdict)", now()))
 from rdsla.reports import findings_json, html
-t.append(("report imports", time.perf_counter()))
+t.append(("report imports", now()))
 html.render(analysis)
 findings_json.render(analysis)
-t.append(("render (html, json)", time.perf_counter()))
-print(json.dumps([(name, t[i + 1][1] - t[i][1]) for i, (name, _) in enumerate(t[1:])]))
+t.append(("render (html, json)", now()))
+print(json.dumps([(name, *[t[i + 1][1][k] - t[i][1][k] for k in range(3)]) for i, (name, _) in enumerate(t[1:])]))
 """
 
 
 def stages(upload: Path) -> list:
-    out = subprocess.run([PY, "-c", STAGES, str(upload)], capture_output=True, text=True, check=True, cwd=REPO)
+    out = subprocess.run([PY, "-c", STAGES, str(upload)], capture_output=True, text=True, check=True, cwd=REPO,
+                         env=ENV)
     return json.loads(out.stdout)
 
 
@@ -236,6 +249,7 @@ def bench_upload(label: str, upload: Path, runs: int, target: bool) -> None:
     print(f"\n== {label}: {size_mb(upload):.0f} MB, {len(evtx_files)} EVTX files, {len(HOSTS)} hosts")
     bares, analyses = [], []
     with tempfile.TemporaryDirectory(prefix="rdsla-bench-out-") as out:
+        whole_process(analyze_argv(upload, Path(out)))          # untimed: fills the bytecode cache
         for _ in range(runs):
             bares.append(bare(upload))
             analyses.append(whole_process(analyze_argv(upload, Path(out)), memory=True))
@@ -249,15 +263,20 @@ def bench_upload(label: str, upload: Path, runs: int, target: bool) -> None:
     print(f"ratio bare / analyze: median of runs {statistics.median(ratios):.2f}x "
           f"(runs: {', '.join(f'{r:.2f}' for r in ratios)}); ratio of medians "
           f"{statistics.median(b) / statistics.median(a):.2f}x" + ("  (target >= 1.5x)" if target else ""))
+    print(f"CPU seconds bare / analyze (all processes): {statistics.median(r['cpu'] for r in bares) / statistics.median(r['cpu'] for r in analyses):.2f}x "
+          f"(with the cores to itself, analyze's wall is about its CPU / 2 plus what runs in one process only: "
+          f"see the split below)")
     pss = [r["pss"] for r in analyses]
     print(f"peak memory of the analyze process tree: PSS {max(pss):.0f} MB (median {statistics.median(pss):.0f}), "
           f"summed RSS {max(r['rss'] for r in analyses):.0f} MB, largest process RSS "
           f"{max(r['single'] for r in analyses):.0f} MB" + ("  (target < 400 MB)" if target else ""))
     split = stages(upload)
-    total = sum(s for _, s in split)
-    print(f"per-stage split (one in-process run, {total:.2f} s):")
-    for name, secs in split:
-        print(f"  {name:<36} {secs:7.3f} s  {secs / total:5.0%}")
+    total = sum(s[1] for s in split)
+    print(f"per-stage split (one run stage by stage in a fresh process, {total:.2f} s wall, "
+          f"{sum(s[2] for s in split):.2f} s CPU here, {sum(s[3] for s in split):.2f} s CPU in worker processes):")
+    for name, secs, cpu, children in split:
+        print(f"  {name:<36} {secs:7.3f} s  {secs / total:5.0%}   CPU {cpu:6.3f} s" +
+              (f" + workers {children:6.3f} s" if children else ""))
 
 
 def bench_startup(runs: int) -> None:
@@ -272,12 +291,17 @@ def bench_startup(runs: int) -> None:
         python = [whole_process([PY, "-c", "pass"])["wall"] for _ in range(runs)]
         print(f"  {'python -c pass (the floor)':<44} {spread(python)}")
         for label, argv, limit in cases:
-            walls = [whole_process(argv)["wall"] for _ in range(runs)]
+            whole_process(argv)                     # untimed: fills the bytecode cache
+            measured = [whole_process(argv) for _ in range(runs)]
+            walls = [m["wall"] for m in measured]
+            cpus = [m["cpu"] for m in measured]
             check = PY, "-c", ("import sys, runpy; sys.argv = " + repr(["rdsla", *argv[3:]]) +
                                "\ntry:\n    runpy.run_module('rdsla', run_name='__main__')\nexcept SystemExit:\n    pass\n"
                                "print('pandas' in sys.modules, file=sys.stderr)")
-            pandas = subprocess.run(list(check), capture_output=True, text=True, cwd=REPO).stderr.strip().splitlines()[-1:]
+            pandas = subprocess.run(list(check), capture_output=True, text=True, cwd=REPO, check=False,
+                                    env=ENV).stderr.strip().splitlines()[-1:]
             print(f"  {label:<44} {spread(walls)}  (target < {limit} s; pandas imported: {pandas[0] if pandas else '?'})")
+            print(f"  {'':<44} CPU {spread(cpus)}")
 
 
 EVTX_RATIOS = r"""
@@ -305,7 +329,8 @@ print(json.dumps(best))
 
 def bench_evtx_ratios() -> None:
     path = REALDATA / SYSTEM
-    out = subprocess.run([PY, "-c", EVTX_RATIOS, str(path)], capture_output=True, text=True, check=True, cwd=REPO)
+    out = subprocess.run([PY, "-c", EVTX_RATIOS, str(path)], capture_output=True, text=True, check=True, cwd=REPO,
+                         env=ENV)
     best = json.loads(out.stdout)
     print(f"\n== issue 4 in-process ratios on {path.name} (best of 4 in one process; retired targets 0.8x / 0.3x, "
           f"last measured 0.52x / 0.27x)")
@@ -328,6 +353,9 @@ def main() -> int:
         print(f"{REALDATA} is absent: nothing to measure")
         return 0
     print(f"rdsla bench_upload: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
+    pycache = tempfile.TemporaryDirectory(prefix="rdsla-bench-pycache-")
+    ENV.pop("PYTHONDONTWRITEBYTECODE", None)
+    ENV["PYTHONPYCACHEPREFIX"] = pycache.name
     tmp = None
     if args.keep:
         root = args.keep
@@ -351,6 +379,7 @@ def main() -> int:
     finally:
         if tmp is not None:
             tmp.cleanup()
+        pycache.cleanup()
     print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
     return 0
 
