@@ -67,14 +67,20 @@ def _servers_of(h: Optional[HostProfile]) -> list[str]:
 
 
 def not_asked_servers(analysis: Analysis) -> dict[str, str]:
-    """License servers nothing is asked from, with the reason: unreachable (a detected cause) or
-    retired (named only in configuration that is not in effect on any session host)."""
+    """License servers nothing is asked from, with the reason: unreachable (a detected cause, or a
+    session host's licensing path says so) or retired (named only in configuration that is not in
+    effect on any session host)."""
     out: dict[str, str] = {}
     for f in analysis.findings:
         if f.state == "detected" and f.rule_id in UNREACHABLE_CAUSES:
             for name in f.related_hosts:
                 if canonical(name):
                     out[canonical(name)] = f"unreachable from {f.host} ({f.rule_id})"
+    for path in getattr(analysis, "licensing_paths", None) or []:      # analyzer.licensing_path
+        step = getattr(path, "reachable", None)
+        for name in license_server_names(getattr(path, "license_server", None)):
+            if step is not None and step.value is False and name not in out:
+                out[name] = f"unreachable from {path.host}" + (f": {text(step.note)}" if step.note else "")
     in_effect = {n for h in analysis.hosts for n in _servers_of(h)}
     for h in analysis.hosts:
         for cand in h.license_server_candidates:
@@ -123,17 +129,25 @@ def _targets(analysis: Analysis, f: Finding, role: str) -> list[str]:
 
 
 def asks(analysis: Analysis) -> list[dict]:
+    return _asks(analysis)[0]
+
+
+def _asks(analysis: Analysis) -> tuple[list[dict], dict[str, str]]:
     """``[{"host", "items": [{"item", "label", "command", "needed", "rules"}]}]``: one entry per machine (in
     the order first asked), one item per thing to collect there, ``needed`` first (an input the
     verdict lacks to tell healthy from inconclusive, DESIGN.md); ``rules`` names the checks that
     would run with it; ``item`` is the ``core.coverage`` item id (None for a rule's free text)."""
     skip = not_asked_servers(analysis)
+    suppressed: dict[str, str] = {}
     by_host: "OrderedDict[str, OrderedDict[str, dict]]" = OrderedDict()
 
     def add(host: str, item_id: str, why: str) -> None:
         h = _profile(analysis, host)
         name = h.name if h is not None else host
-        if canonical(name) in skip or _collected(h, item_id):
+        if canonical(name) in skip:
+            suppressed[canonical(name)] = skip[canonical(name)]
+            return
+        if _collected(h, item_id):
             return
         item = coverage.BY_ID[item_id]
         entry = by_host.setdefault(name, OrderedDict()).setdefault(item_id, {
@@ -162,7 +176,9 @@ def asks(analysis: Analysis) -> list[dict]:
                 continue
             need = _need_of_text().get(line)
             if need is None:                 # free text from a rule: asked as written, for its host
-                if not (f.host and canonical(f.host) in skip):
+                if f.host and canonical(f.host) in skip:
+                    suppressed[canonical(f.host)] = skip[canonical(f.host)]
+                else:
                     add_text(f.host or "the machine it concerns", line, f.rule_id)
                 continue
             role, items = NEED_ITEMS[need]
@@ -179,7 +195,7 @@ def asks(analysis: Analysis) -> list[dict]:
     return [{"host": text(host), "items": [{"item": i["item"], "label": text(i["label"]), "command": text(i["command"]),
                                              "needed": i["needed"], "rules": [text(r) for r in i["rules"]]}
                                             for i in sorted(items.values(), key=lambda i: not i["needed"])]}
-            for host, items in by_host.items() if items]
+            for host, items in by_host.items() if items], suppressed
 
 
 def _note(entry: dict, why: str) -> None:
@@ -204,5 +220,6 @@ def asks_text(groups: list[dict]) -> str:
 
 
 def skipped_view(analysis: Analysis) -> list[dict]:
-    """The license servers nothing is asked from, with why (shown under the list)."""
-    return [{"host": text(name), "reason": text(reason)} for name, reason in not_asked_servers(analysis).items()]
+    """The license servers something would have been asked from but is not, with why (shown
+    under the list, so that the engineer sees the omission is deliberate)."""
+    return [{"host": text(name), "reason": text(reason)} for name, reason in _asks(analysis)[1].items()]
