@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 
-from rdsla.core import coverage
 from rdsla.core.model import Analysis
 from rdsla.reports.view_evidence import EventIndex
 from rdsla.reports.view_findings import findings_view, verdict_view
@@ -137,16 +136,16 @@ def render(analysis: Analysis) -> str:
                 "| --- | --- | --- | --- | --- | --- |"]
         for h in analysis.hosts:
             hv = host_view(h, analysis.as_of)
-            sh = h.has_role("session_host")
-            mode = f"{hv['mode']['value']} ({hv['mode']['origin']})" if hv["mode"] else _absent(h, sh, MODE_KEYS)
+            mode = f"{hv['mode']['value']} ({hv['mode']['origin']})" if hv["mode"] else hv["mode_absent"]
             ls = f"{hv['license_servers']['value']} ({hv['license_servers']['origin']})" if hv["license_servers"] \
-                else _absent(h, sh, SERVER_KEYS)
+                else hv["ls_absent"]
             os_v = hv["os_version"]["value"] if hv["os_version"] else "unknown"
-            days = str(hv["grace_days_left"]) if hv["grace_days_left"] is not None else "unknown" if sh else "—"
+            days = str(hv["grace_days_left"]) if hv["grace_days_left"] is not None else hv["grace_absent"]
             out.append(f"| {md(hv['name'])} | {md(', '.join(hv['roles']) or 'unknown')} | {md(os_v)} | {md(mode)} "
                        f"| {md(ls)} | {days} |")
         out.append("")
-        out.append("_none: collected and not set; unknown: not collected or not stated; —: not a session host._")
+        out.append("_none: collected and not set; unknown: not collected or not stated; —: does not apply (not a "
+                   "session host)._")
     asks = ask_groups(analysis)
     if asks:
         out += ["", "**Ask the customer for**", ""]
@@ -164,21 +163,6 @@ def render(analysis: Analysis) -> str:
     out += ["", f"_{len(art)} file(s) read, {len(bad)} with problems; as of {fmt_time(analysis.as_of)} "
                 f"({md(analysis.as_of_origin)}); rdsla offline analysis._"]
     return "\n".join(out) + "\n"
-
-
-MODE_KEYS = (coverage.TS_KEY, coverage.POLICY_KEY)
-SERVER_KEYS = (coverage.TS_KEY, coverage.POLICY_KEY, coverage.TERMSERVICE_KEY)
-
-
-def _absent(h, session_host: bool, keys: tuple) -> str:
-    """A setting without a value: "none" where the keys that hold it were collected (coverage before
-    absence; a profile without recorded coverage counts as collected), "unknown" where not, "—"
-    on a machine that is no session host."""
-    if not session_host:
-        return "—"
-    if h.coverage is None or all(h.coverage.registry(k) for k in keys):
-        return "none"
-    return "unknown"
 
 
 def _source(row: dict, record: bool = True) -> str:

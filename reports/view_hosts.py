@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from rdsla.core import coverage as cov
 from rdsla.core.model import HostProfile
 from rdsla.reports.view_format import (
     ROLE_LABELS,
@@ -17,6 +18,25 @@ from rdsla.reports.view_format import (
     text,
     version_label,
 )
+
+
+# The keys that hold a session host's licensing mode and license servers (RDS_LICENSING.md 2.2).
+MODE_KEYS = (cov.TS_KEY, cov.POLICY_KEY)
+SERVER_KEYS = (cov.TS_KEY, cov.POLICY_KEY, cov.TERMSERVICE_KEY)
+
+
+def absent_word(host: HostProfile, keys: tuple = ()) -> str:
+    """What a setting without a value is called, one word per meaning (issue 23 item 11): "none"
+    where the keys that hold it were collected and it is not set (coverage before absence; a profile
+    without recorded coverage counts as collected), "unknown" where they were not, "—" on a machine
+    that is no session host (the setting does not apply)."""
+    if not host.has_role("session_host"):
+        return "—"
+    if not keys:
+        return "unknown"
+    if host.coverage is None or all(host.coverage.registry(k) for k in keys):
+        return "none"
+    return "unknown"
 
 
 def host_view(host: HostProfile, as_of: datetime) -> dict:
@@ -55,6 +75,8 @@ def host_view(host: HostProfile, as_of: datetime) -> dict:
         "os_build": fact_view(host.os_build), "membership": membership, "domain": fact_view(host.domain),
         "mode": fact_view(eff_mode, mode_label), "mode_candidates": mode_candidates,
         "license_servers": fact_view(eff_ls), "ls_candidates": ls_candidates,
+        "mode_absent": absent_word(host, MODE_KEYS), "ls_absent": absent_word(host, SERVER_KEYS),
+        "grace_absent": absent_word(host), "cert_absent": absent_word(host),
         "grace_days_left": days_left, "grace_ends": fmt_time(gp.ends.value) if gp.ends else "",
         "grace_ends_origin": origin_label(gp.ends.origin) if gp.ends else "",
         "grace_reported": gp.days_left_reported is not None,

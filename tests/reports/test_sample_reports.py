@@ -107,3 +107,15 @@ def test_report_shows_short_sources_one_ask_block_and_collapsed_not_checked(name
         full = cell.get("title")
         shown = cell.text_content().split(" (")[0].split(" #")[0]          # a note may follow
         assert "/" not in shown and full.endswith(shown) and full in full_paths, (full, shown)
+
+
+@pytest.mark.parametrize("name, host, servers", [
+    ("no-license-server-grace-expired", "RDSH01", "none"),              # keys collected, nothing set
+    ("healthy-gpo-without-policy-export", "RDSH01", "unknown"),         # the policy key was not collected
+    ("healthy-gpo-without-policy-export", "LS01", "—"),                 # no session host: does not apply
+])
+def test_none_unknown_and_not_applicable_mean_one_thing_each(name, host, servers):
+    from rdsla.reports.markdown import render
+    hosts_table = render(_analysis(name)).split("**Hosts**")[1]
+    rows = [line for line in hosts_table.splitlines() if line.startswith(f"| {host} |")]
+    assert len(rows) == 1 and rows[0].split(" | ")[4] == servers, rows
