@@ -80,6 +80,10 @@ def fields(analysis: Analysis, f: Finding) -> dict[str, str]:
         out.setdefault("want_type", MODE_LABELS.get(path.mode, ""))
     if path is not None and path.free is not None and path.total is not None:
         out["free"], out["total"] = str(path.free), str(path.total)
+    clients = [str((e.detail or {}).get("issued_to")) for e in f.evidence
+               if e.frame == "issued" and (e.detail or {}).get("issued_to")]
+    if clients:
+        out["clients"] = ", ".join(dict.fromkeys(clients))
     if "ls_state" not in out and ls_name:
         out["ls_state"] = "nothing of it in the bundle"
     if f.host == sh_name and out.get("cal_types") and "want_mode" not in out and sh is not None:
@@ -152,6 +156,9 @@ def _configuration(sh: HostProfile, analysis: Analysis) -> dict[str, str]:
             out["policy_mode"] = f"LicensingMode = {_mode_text(c.value)}"
         elif c.origin == SOURCE_DEPLOYMENT:
             out["deployment_mode"] = _mode_text(c.value)
+    if sh.license_servers is not None and sh.license_servers.value:
+        origin = SOURCE_LABELS.get(sh.license_servers.origin, sh.license_servers.origin)
+        out["servers_value"] = f"{', '.join(str(v) for v in _as_list(sh.license_servers.value))} ({origin})"
     if sh.licensing_mode is not None:
         name = sh.mode_name or ""
         out["mode"] = MODE_LABELS.get(name, name) if name in ("per_user", "per_device", "aad_per_user") \
@@ -178,6 +185,9 @@ def _license_server(ls: HostProfile, analysis: Analysis) -> dict[str, str]:
     version = facts.version or ls.os_version
     if version is not None and version.value:
         out["ls_version"] = str(version.value)
+    prevent = getattr(facts, "prevent_license_upgrade", None)
+    if prevent is not None:
+        out["prevent_upgrade"] = str(prevent.value)
     wg = facts.disable_workgroup_auth_enforcement
     out["workgroup_enforcement"] = "not set (enforced)" if wg is None else f"{wg.value}"
     if facts.activation_status is not None:

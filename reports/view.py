@@ -15,7 +15,7 @@ from rdsla.reports.view_calpool import compat_document, keypack_rows, matrices_v
 from rdsla.reports.view_ingest import artifacts_view
 from rdsla.reports.view_asks import asks as ask_groups, asks_text, skipped_view
 from rdsla.reports.view_events import cited_events, events_view
-from rdsla.reports.view_paths import chain_view, chained, paths_lines, paths_view
+from rdsla.reports.view_paths import chain_line, chain_view, chained, paths_lines, paths_view
 
 
 def build(analysis: Analysis, event_cap: int = EVENT_ROW_CAP) -> dict:
@@ -64,4 +64,6 @@ def _with_paths(ticket: str, analysis: Analysis) -> str:
     verdict = analysis.verdict or {}
     state = {"healthy": [f"Verdict: {verdict.get('summary', '')}"],
              "inconclusive": [f"Verdict: inconclusive. {verdict.get('summary', '')}"]}.get(verdict.get("state"), [])
-    return "\n".join([*rows[:at], *state, "Licensing path per session host:", *(f"  {x}" for x in lines), *rows[at:]])
+    chain = chain_line(analysis)
+    return "\n".join([*rows[:at], *state, *([f"Chain: {chain}"] if chain else []), "Licensing path per session host:",
+                      *(f"  {x}" for x in lines), *rows[at:]])

@@ -11,6 +11,8 @@ import pytest
 
 from rdsla.analyzer.verdict import missing_inputs
 from rdsla.reports.findings_json import findings_document
+from rdsla.rules.meta import remediation_texts
+from rdsla.rules.registry import load_rules
 from tests.sample_data.test_bundles import NAMES, _analysis, bundle_path
 
 # The step of the path a cause breaks (RDS_LICENSING.md 0 steps 3-6); other causes (certificates,
@@ -63,6 +65,14 @@ def test_verdict_and_licensing_paths_agree_with_the_expected_cause(name):
     affected = [p for p in paths if p["host"] in hosts] or [p for p in paths if p["license_server"] in hosts]
     assert affected, (name, paths)
     assert all(p["ok"] is not True for p in affected), affected
+    # the fix's first step is this bundle's: it names the machines of the cause (issue 23 item 4)
+    finding = next(f for f in doc["findings"] if f["rule_id"] == top["rule_id"] and f["host"] == top["host"]
+                   and f["state"] == "detected")
+    first = finding["remediation"][0]
+    general = remediation_texts().get(top["rule_id"]) or \
+        list(next(r.meta for r in load_rules() if r.meta.id == top["rule_id"]).remediation)
+    assert top["host"] in first and first not in general, first
+    assert not general or finding["remediation"][1:] == general       # the general steps follow
     step = BROKEN_STEP.get(top["rule_id"])
     if step:
         assert any(p[step] is False if step != "configured" else p["evidence"]["configured"]["value"] is False
