@@ -152,10 +152,10 @@ def build_profiles(frames: dict[str, pd.DataFrame], facts: list[dict], hosts: di
         if h:
             by_host_facts[h].append(fact)
 
+    rows_of: dict[tuple, dict[Optional[str], list[int]]] = {}
+
     def part(frame, col, name):
-        if frame is None or not len(frame) or col not in frame:
-            return frame.iloc[0:0] if frame is not None else pd.DataFrame()
-        return frame[frame[col].map(canonical) == name]
+        return _rows_of_host(frame, col, name, rows_of)
 
     memberships = [f for f in facts if f.get("name") == F.TSLS_GROUP_MEMBERS]
     profiles = []
@@ -170,6 +170,21 @@ def build_profiles(frames: dict[str, pd.DataFrame], facts: list[dict], hosts: di
                                  part(frames.get("issued"), "license_server", name))
         profiles.append(p)
     return profiles
+
+
+def _rows_of_host(frame: Optional[pd.DataFrame], col: str, name: str,
+                  rows_of: dict[tuple, dict[Optional[str], list[int]]]) -> pd.DataFrame:
+    """The rows of ``frame`` whose ``col`` names machine ``name`` (canonical), in frame order;
+    each column's names are made canonical once (in ``rows_of``), not once per machine."""
+    if frame is None or not len(frame) or col not in frame:
+        return frame.iloc[0:0] if frame is not None else pd.DataFrame()
+    key = (id(frame), col)
+    groups = rows_of.get(key)
+    if groups is None:
+        groups = rows_of[key] = defaultdict(list)
+        for i, value in enumerate(frame[col].tolist()):
+            groups[canonical(value)].append(i)
+    return frame.iloc[groups.get(name, [])]
 
 
 # Licensing facts -> the export that states them (core.coverage "exports")

@@ -43,19 +43,16 @@ class Bundle:
         self._by_host_family: dict[tuple, pd.DataFrame] = {}
         self._groups: dict[tuple, pd.DataFrame] = {}
         self._selections: dict[tuple, pd.DataFrame] = {}
+        self._by_license_server: dict[tuple, pd.DataFrame] = {}
         self._counts: Counter = Counter()
         self._rows: dict = {}
         if ev is None or not len(ev):
             self.events = ev if ev is not None else pd.DataFrame()
         else:
             ev = ev.copy(deep=False)          # columns are added, none is changed
-            names = ev["provider"].fillna("").str.lower()
-            src = ev["source_name"].fillna("").str.lower()
-            ev["_family"] = "other"
-            ev.loc[names.isin(LS_NAMES) | src.isin(LS_NAMES), "_family"] = "ls"
-            ev.loc[names.isin(RCM_NAMES) | src.isin(RCM_NAMES), "_family"] = "rcm"
-            ev.loc[names.isin(SCM_NAMES) | src.isin(SCM_NAMES), "_family"] = "scm"
-            ev.loc[names.isin(CLOCK_NAMES) | src.isin(CLOCK_NAMES), "_family"] = "clock"
+            pairs = list(zip(ev["provider"].tolist(), ev["source_name"].tolist()))
+            family_of = {pair: _family(*pair) for pair in set(pairs)}     # once per distinct source
+            ev["_family"] = [family_of[pair] for pair in pairs]
             legacy = ev["legacy_event_id"].astype("Int64")
             eid = ev["event_id"].astype("Int64")
             manifest = (ev["_family"] == "rcm") & (eid >= MANIFEST_BASE)
@@ -205,16 +202,23 @@ class Context:
         return self.analysis.frames.get(name, pd.DataFrame())
 
     def keypacks(self, ls: Optional[str] = None) -> pd.DataFrame:
-        kp = self.frame("keypacks")
-        if ls and len(kp):
-            kp = kp[kp["license_server"].fillna("").map(lambda x: canonical(x) == ls)]
-        return kp
+        return self._of_license_server("keypacks", ls)
 
     def issued(self, ls: Optional[str] = None) -> pd.DataFrame:
-        iss = self.frame("issued")
-        if ls and len(iss):
-            iss = iss[iss["license_server"].fillna("").map(lambda x: canonical(x) == ls)]
-        return iss
+        return self._of_license_server("issued", ls)
+
+    def _of_license_server(self, name: str, ls: Optional[str]) -> pd.DataFrame:
+        """The rows of frame ``name`` of license server ``ls`` (all rows without ``ls``): each
+        selection made once per analysis, handed out as a shallow copy like ``events``."""
+        frame = self.frame(name)
+        if not ls or not len(frame):
+            return frame
+        key = (name, id(frame), ls)
+        hit = self.bundle._by_license_server.get(key)
+        if hit is None:
+            hit = frame[frame["license_server"].fillna("").map(lambda x: canonical(x) == ls)]
+            self.bundle._by_license_server[key] = hit
+        return hit.copy(deep=False)
 
     # -- what was collected
     def has_events(self, host: str, family: Optional[str] = None) -> bool:
@@ -414,6 +418,16 @@ class Context:
 
 
 @lru_cache(maxsize=4096)
+def _family(provider, source_name) -> str:
+    """An event's source family from its provider or classic source name (either may name it;
+    clock before scm before rcm before ls where several would)."""
+    names = {v.lower() for v in (provider, source_name) if isinstance(v, str)}
+    for family, known in (("clock", CLOCK_NAMES), ("scm", SCM_NAMES), ("rcm", RCM_NAMES), ("ls", LS_NAMES)):
+        if not names.isdisjoint(known):
+            return family
+    return "other"
+
+
 def _declares(events: Iterable[str], family: str, legacy_id: int) -> bool:
     """Whether a rule's declared catalog keys name this family's event (a rule asks again and
     again for the same ids; the answer never changes)."""
