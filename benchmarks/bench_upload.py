@@ -277,6 +277,15 @@ def bench_upload(label: str, upload: Path, runs: int, target: bool) -> None:
     for name, secs, cpu, children in split:
         print(f"  {name:<36} {secs:7.3f} s  {secs / total:5.0%}   CPU {cpu:6.3f} s" +
               (f" + workers {children:6.3f} s" if children else ""))
+    # on idle cores the parse stage takes its workers' CPU spread over them (or the parent's
+    # own share of it, if larger); every other stage runs in this one process
+    workers = min(os.cpu_count() or 1, len(evtx_files))
+    serial = sum(cpu for name, _, cpu, _ in split if not name.startswith("parse"))
+    parse = max(sum(children for *_, children in split) / workers,
+                sum(cpu for name, _, cpu, _ in split if name.startswith("parse")))
+    print(f"  projected wall on {workers} idle cores (from the CPU above, not measured): {serial + parse:.2f} s "
+          f"= {serial:.2f} s in one process + {parse:.2f} s parsing; bare decoding's CPU / this: "
+          f"{statistics.median(r['cpu'] for r in bares) / (serial + parse):.2f}x")
 
 
 def bench_startup(runs: int) -> None:
