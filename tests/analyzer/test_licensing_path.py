@@ -137,3 +137,13 @@ def test_chain_links_the_cause_the_top_one_explains_and_their_symptoms():
     links = chain(a)
     assert [c["rule_id"] for c in links if c["kind"] == "cause"] == ["RDSLIC-003", "RDSLIC-004"]
     assert {c["rule_id"] for c in links if c["kind"] == "symptom"} >= {"RDSLIC-101"}
+
+
+def test_a_server_found_by_discovery_is_the_path_of_a_host_that_names_none():
+    sh = session_host(servers=None)
+    sh.ls_available = [Fact({"server": "LS01.contoso.com", "available": True, "issuing_cals": True}, "wmi_export",
+                            [Evidence("artifacts", "RDSH01/rds-lic-svr-chk.txt", {"line": 4}, {"line": "IsLSAvailable:True"})])]
+    a = analyse(make_analysis([sh, license_server()], keypacks=[BUILTIN, keypack()]))
+    p = path_of(a)
+    assert (p.source, p.license_server, p.configured.value, p.reachable.value) == ("discovery", "LS01", True, True)
+    assert p.ok is True and "FindLicenseServers" in p.reachable.note
