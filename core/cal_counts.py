@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Union
 
 if TYPE_CHECKING:
-    import numpy as np
     import pandas as pd
 
 # TotalLicenses / AvailableLicenses of an unlimited pack: 0xFFFFFFFF as WMI's uint32, or the

@@ -12,7 +12,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Mapping, Optional
 
 if TYPE_CHECKING:
-    import numpy as np
     import pandas as pd
 
 from rdsla.core.frames import SCHEMAS

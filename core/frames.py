@@ -141,8 +141,8 @@ def _pyarrow():
 
 
 def _fast_column(values, dtype: str) -> pd.Series:
-    import pandas as pd
     import numpy as np
+    import pandas as pd
     pa = _pyarrow()
     if isinstance(values, pd.Series) or pa is None:
         return _coerce(values if isinstance(values, pd.Series) else pd.Series(values, dtype="object"), dtype)

@@ -3,11 +3,6 @@ expired, ending soon (measured from the collection time ``analysis.as_of``, neve
 clock), or reset. Microsoft does not recommend resetting it (RDS_LICENSING.md 2.3 "Reset")."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import pandas as pd
-
 from rdsla.rules.api import POLICY_KEY, RuleMeta, events_evidence, fact_evidence, id_list, rule
 
 SOON_DAYS = 14

@@ -185,3 +185,19 @@ def test_roles_are_inferred_once_by_the_profile_builder():
     bundle = Bundle(analysis)
     assert [h.name for h in session_hosts(bundle)] == ["RDSH02"]
     assert [h.name for h in license_servers(bundle)] == ["LS09"]
+
+
+def test_rows_of_a_host_are_the_rows_its_canonical_name_selects():
+    """analyzer.hosts._rows_of_host (issue 20): one pass of canonical names per column gives, for
+    every machine, the rows (index, order, dtypes) that comparing the mapped column would."""
+    from rdsla.analyzer.hosts import _rows_of_host
+    from rdsla.core.hostnames import canonical
+    frame = make_frame("registry", [{"host": h, "key": "K", "value": str(i)} for i, h in enumerate(
+        ["RDSH01", "rdsh01.contoso.com", None, "LS01", "\\\\ls01", "RDSH01", ""])]).iloc[1:]   # not from 0
+    cache: dict = {}
+    for name in ("RDSH01", "LS01", "NOBODY"):
+        expected = frame[frame["host"].map(canonical) == name]
+        got = _rows_of_host(frame, "host", name, cache)
+        assert got.equals(expected) and list(got.index) == list(expected.index)
+    assert _rows_of_host(frame, "host", "RDSH01", cache)["value"].tolist() == ["1", "5"]
+    assert len(cache) == 1                       # the column was read once for all machines

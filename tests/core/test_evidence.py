@@ -30,3 +30,23 @@ def test_hosts_and_rules_build_evidence_with_the_same_functions():
     from rdsla.rules import api
     assert hosts.event_evidence is api.event_evidence is event_evidence
     assert hosts.registry_evidence is registry_evidence
+
+
+def test_records_are_present_of_every_value_of_to_dict_records():
+    """core.evidence.records (issue 20): the same keys, values and Python types as present() of
+    each value of to_dict('records'), for every dtype of the schemas with and without NA."""
+    from rdsla.core.evidence import present, records
+    events = make_frame("events", [
+        {"host": "RDSH01", "event_id": 1128, "legacy_event_id": None, "time": "2026-12-01T10:00:00Z",
+         "record_id": 7, "data": {"p1": "LS01"}, "message": None},
+        {"host": None, "event_id": None, "legacy_event_id": 1128, "time": None, "record_id": None, "data": None},
+    ])
+    keypacks = make_frame("keypacks", [{"license_server": "LS01", "total": 5, "unlimited": None, "builtin": True},
+                                       {"license_server": None, "total": None, "unlimited": False}])
+    mixed = pd.DataFrame({"f": [1.5, float("nan")], "o": [["a"], float("nan")]})
+    for frame in (events, keypacks, mixed, events.iloc[0:0]):
+        expected = [{k: present(v) for k, v in r.items()} for r in frame.to_dict("records")]
+        got = records(frame)
+        assert got == expected
+        assert [[type(v) for v in r.values()] for r in got] == [[type(v) for v in r.values()] for r in expected]
+    assert records(events)[1]["time"] is None and records(events)[0]["record_id"] == 7

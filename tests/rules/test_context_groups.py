@@ -71,3 +71,27 @@ def test_a_rule_changing_its_events_changes_only_its_own_copy():
     first["mine"] = 1
     again = ctx.events("RDSH01", "rcm", [1128])
     assert "mine" not in again.columns and "mine" not in bundle.events.columns
+
+
+def test_families_come_from_provider_or_classic_source_name():
+    """One family per distinct source (issue 20): the provider or the classic source name
+    (either may name it, case-insensitive); an event of no known source is 'other'."""
+    rows = [event("RDSH01", 1128), event("RDSH01", 1128, classic_name=True), event("LS01", 21, family="ls"),
+            event("LS01", 7036, family="scm"),
+            {**event("LS01", 7036, family="scm"), "provider": None, "source_name": "SERVICE CONTROL MANAGER"},
+            {**event("LS01", 1, family="scm"), "provider": "Some-Other-Provider"}]
+    bundle = Bundle(make_analysis([HostProfile(name="RDSH01"), HostProfile(name="LS01")], events=rows))
+    by_record = dict(zip(bundle.events["record_id"], bundle.events["_family"]))
+    assert [by_record[r["record_id"]] for r in rows] == ["rcm", "rcm", "ls", "scm", "scm", "other"]
+
+
+def test_key_packs_and_issued_of_a_server_are_selected_once_and_copied():
+    from tests.rules.test_rules import keypack
+    kp = [keypack("LS01", kid="1"), keypack("ls01.contoso.com", kid="2"), keypack("LS02", kid="3")]
+    analysis_ = make_analysis([HostProfile(name="LS01"), HostProfile(name="LS02")], keypacks=kp)
+    ctx = reader(Bundle(analysis_))
+    first = ctx.keypacks("LS01")
+    assert first["keypack_id"].tolist() == ["1", "2"] and ctx.keypacks("LS02")["keypack_id"].tolist() == ["3"]
+    assert not len(ctx.keypacks("NOBODY")) and len(ctx.keypacks()) == 3
+    first["mine"] = 1                                    # a rule's change stays in its copy
+    assert "mine" not in ctx.keypacks("LS01").columns and "mine" not in analysis_.frames["keypacks"].columns
