@@ -20,8 +20,9 @@ from rdsla.core import catalog
 from rdsla.core.needs import Needs
 
 # The timeline and the report's events section show every licensing event of the catalog as
-# context, also those no rule judges yet (LS 9/12/14/19, RCM 20497, 50214-50216...): declared
-# here so that the parsers keep them for the report.
+# context, also those no rule reads (LS 44 and 16, benign noise; LS 70-76 group changes...):
+# declared here so that the parsers keep them for the report. Clock events (family "clock") are
+# kept only for RDSLIC-004, which names them; they are no licensing events of the timeline.
 NEEDS = Needs.of(events=(e.key for e in catalog.load_catalog() if catalog.family(e) in ("rcm", "ls", "scm")))
 
 WIDTH = 1100
