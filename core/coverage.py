@@ -47,7 +47,9 @@ class Item:
 
     ``kind``: hive | key | log | export; ``target``: the hive root, the key (CurrentControlSet
     form), the channel, or the export name; ``roles``: the machines it is expected from
-    (session_host, licensing, or any); ``command``: what to run on that machine, ``{host}`` in it."""
+    (session_host, licensing, or any); ``command``: what to run on that machine, ``{host}`` in it,
+    a shell line and nothing else (the report's copy button pastes it); ``note``: what to tell the
+    customer beside it (an alternative, how to read an answer)."""
 
     id: str
     label: str
@@ -55,6 +57,7 @@ class Item:
     target: str
     roles: tuple[str, ...]
     command: str
+    note: str = ""
 
 
 POLICY_KEY = r"HKLM\SOFTWARE\Policies\Microsoft\Windows NT\Terminal Services"
@@ -73,8 +76,9 @@ ITEMS: tuple[Item, ...] = (
     Item("key.policy", "Terminal Services policy key (Group Policy licensing settings)", "key", POLICY_KEY,
          ("session_host", "licensing"),
          r'reg export "HKLM\SOFTWARE\Policies\Microsoft\Windows NT\Terminal Services" '
-         r'{host}_reg_SW-Policies-MS-WinNT-TerminalServices.txt (if reg answers that it cannot find the key, no '
-         r'policy is set: say so), or reg save HKLM\SOFTWARE {host}_SOFTWARE.hiv'),
+         r'{host}_reg_SW-Policies-MS-WinNT-TerminalServices.txt',
+         r'if reg answers that it cannot find the key, no policy is set: say so; or bring the whole hive: '
+         r'reg save HKLM\SOFTWARE {host}_SOFTWARE.hiv'),
     Item("key.termservice", "TermService key (deployment license servers)", "key", TERMSERVICE_KEY, ("session_host",),
          r'reg export "HKLM\SYSTEM\CurrentControlSet\Services\TermService" {host}_reg_System-CCS-Svc-TermService.txt'),
     Item("key.termservlicensing", "TermServLicensing service key", "key", LS_SERVICE_KEY, ("licensing",),
@@ -230,4 +234,5 @@ class Coverage:
 def collect_line(host: str, item_id: str) -> str:
     """``HOST: <label>: <command>`` for a not-checked finding's collect-next list."""
     item = BY_ID[item_id]
-    return f"{host}: {item.label}: {item.command.format(host=host)}"
+    note = f" ({item.note.format(host=host)})" if item.note else ""
+    return f"{host}: {item.label}: {item.command.format(host=host)}{note}"

@@ -48,7 +48,8 @@ def coverage_grid(hosts: Iterable[HostProfile]) -> dict:
                 continue        # the policy key's command offers the SOFTWARE hive already: asked once
             if states[p.name].get(item.id) == "missing":
                 ask.append({"host": p.name, "roles": roles, "item": item.id, "label": item.label,
-                            "command": item.command.format(host=p.name)})
+                            "command": item.command.format(host=p.name),
+                            "note": item.note.format(host=p.name)})
     return {"hosts": [p.name for p in columns], "items": items, "ask": ask, "named_only": named_only}
 
 
@@ -100,7 +101,7 @@ def render_inventory(hosts: list[dict], grid: dict, artifacts: list[dict], input
                 current = a["host"]
                 roles = ", ".join(ROLE_NAMES.get(r, r) for r in a["roles"]) or "no RDS role seen"
                 lines.append(f"{current} ({roles}):")
-            lines.append(f"  {a['label']}: {a['command']}")
+            lines.append(f"  {a['label']}: {a['command']}" + (f" ({a['note']})" if a.get("note") else ""))
     if grid["named_only"]:
         lines += ["", "Named in the bundle, no artifact from them: " + ", ".join(grid["named_only"])]
     lines += ["", f"ARTIFACTS (paths relative to {inputs[0]})" if len(inputs) == 1 else "ARTIFACTS"]

@@ -154,7 +154,8 @@ def render(analysis: Analysis) -> str:
             for i in g["items"]:
                 why = " (needed to conclude)" if i["needed"] else \
                     f" (for more checks: {', '.join(code(r) for r in i['rules'])})" if i["rules"] else ""
-                out.append(f"  - {md(i['label'])}{why}" + (f": {code(i['command'])}" if i["command"] else ""))
+                out.append(f"  - {md(i['label'])}{why}" + (f": {code(i['command'])}" if i["command"] else "")
+                           + (f" ({md(i['note'])})" if i.get("note") else ""))
     skipped = skipped_view(analysis)
     if skipped:
         out += ["", "Not asked from: " + "; ".join(f"{md(x['host'])} ({md(x['reason'])})" for x in skipped) + "."]

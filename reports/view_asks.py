@@ -151,12 +151,12 @@ def _asks(analysis: Analysis) -> tuple[list[dict], dict[str, str]]:
             return
         item = coverage.BY_ID[item_id]
         entry = by_host.setdefault(name, OrderedDict()).setdefault(item_id, {
-            "item": item_id, "label": item.label, "command": item.command.format(host=name), "rules": [],
-            "needed": False})
+            "item": item_id, "label": item.label, "command": item.command.format(host=name),
+            "note": item.note.format(host=name), "rules": [], "needed": False})
         _note(entry, why)
 
     def add_text(host: str, line: str, why: str) -> None:
-        entry = by_host.setdefault(host, OrderedDict()).setdefault(line, {"item": None, "label": line, "command": "",
+        entry = by_host.setdefault(host, OrderedDict()).setdefault(line, {"item": None, "label": line, "command": "", "note": "",
                                                                            "rules": [], "needed": False})
         _note(entry, why)
 
@@ -193,7 +193,7 @@ def _asks(analysis: Analysis) -> tuple[list[dict], dict[str, str]]:
                     for item_id in _item_ids(h, item):
                         add(host, item_id, f.rule_id)
     return [{"host": text(host), "items": [{"item": i["item"], "label": text(i["label"]), "command": text(i["command"]),
-                                             "needed": i["needed"], "rules": [text(r) for r in i["rules"]]}
+                                             "note": text(i.get("note", "")), "needed": i["needed"], "rules": [text(r) for r in i["rules"]]}
                                             for i in sorted(items.values(), key=lambda i: not i["needed"])]}
             for host, items in by_host.items() if items], suppressed
 
@@ -216,6 +216,8 @@ def asks_text(groups: list[dict]) -> str:
             lines.append(f"  # {label}" if i["command"] else f"  - {label}")
             if i["command"]:
                 lines.append(f"  {i['command']}")
+            if i.get("note"):
+                lines.append(f"  # {i['note']}")
     return "\n".join(lines)
 
 

@@ -126,6 +126,17 @@ def test_every_item_names_a_command_for_the_host():
     assert set(BY_ID) == {i.id for i in ITEMS}
 
 
+def test_a_command_is_one_shell_line_and_what_to_tell_the_customer_is_its_note():
+    """The report's copy button pastes ``command``: no prose, no alternative in it."""
+    for item in ITEMS:
+        words = item.command.lower().replace("(", " ").replace(")", " ").replace(",", " ").split()
+        assert "\n" not in item.command and not {"if", "or", "say", "so"} & set(words), item.id
+    policy = BY_ID["key.policy"]
+    assert policy.command.endswith("{host}_reg_SW-Policies-MS-WinNT-TerminalServices.txt")
+    assert "say so" in policy.note and "reg save HKLM\\SOFTWARE {host}_SOFTWARE.hiv" in policy.note
+    assert collect_line("RDSH01", "key.policy").endswith("RDSH01_SOFTWARE.hiv)")
+
+
 def test_coverage_to_dict_lists_collected_and_missing():
     cov = coverage_of(_facts(), None, None)
     d = cov.to_dict({"session_host"})
