@@ -563,14 +563,17 @@ def license_server_failing() -> Scenario:
 
 
 def license_upgrade_prevented() -> Scenario:
-    """'Prevent license upgrade' is enabled on LS01 (2022, a hardening baseline's GPO), which holds
-    only the 2022 Per Device CALs bought for the coming migration. The 2016 host's devices got
-    temporary CALs instead of upgraded 2022 ones; those that came back after 90 days are refused
-    (1011). RDS_LICENSING.md 0a, 2.6."""
+    """'Prevent license upgrade' is enabled on LS01 (2022), which holds only 2022 Per Device CALs,
+    bought for the new 2022 farm. The old 2016 host's devices got temporary CALs instead of an
+    upgraded 2022 CAL; those that came back after 90 days are refused (1011). RDS_LICENSING.md 0a,
+    2.6."""
     old = machine("RDSH01", "2016", {SH}, installed_days_ago=900, deployment_mode=PER_DEVICE,
                   deployment_servers=[f"LS01.{DOMAIN}"], certificate=True, grace_start=COLLECTED - days(900))
+    new = machine("RDSH02", "2022", {SH}, installed_days_ago=200, deployment_mode=PER_DEVICE,
+                  deployment_servers=[f"LS01.{DOMAIN}"], certificate=True, grace_start=COLLECTED - days(200))
     ls = machine("LS01", "2022", {LS}, installed_days_ago=200, noise=400, prevent_upgrade=1)
     ls_healthy_log(ls)
+    issued = _per_device_issued("RDSH02", 20, 3, days_ago=150)
     temporary = []
     for i in range(8):                                                  # the 2016 host's devices
         when = COLLECTED - days(100 - 9 * i)
@@ -580,12 +583,12 @@ def license_upgrade_prevented() -> Scenario:
     for t in every(COLLECTED - days(4), COLLECTED, timedelta(hours=5)):
         name = expired[int((t - COLLECTED + days(4)) / timedelta(hours=5)) % len(expired)]
         old.events.append(rcm_licensing_event(1011, t + timedelta(minutes=12), old.fqdn, old.build, [name]))
-    state = LicenseServerState(packs=[builtin_pack(), KeyPack(3, "2022", "per_device", 60, 0),
+    state = LicenseServerState(packs=[builtin_pack(), KeyPack(3, "2022", "per_device", 60, 20),
                                       KeyPack(4, "2016", "per_device", UNLIMITED, len(temporary), keypack_type=4)],
-                               issued=temporary, tsls_members=["LS01"])
+                               issued=issued + temporary, tsls_members=["LS01"])
     return Scenario("license-upgrade-prevented", "'Prevent license upgrade' on LS01, which holds only 2022 Per Device "
                     "CALs: the 2016 session host's devices get temporary CALs, then 1011",
-                    [old, ls], {"LS01": state}, ["RDSLIC-025"], "LS01", alt_hosts=["RDSH01"],
+                    [old, new, ls], {"LS01": state}, ["RDSLIC-025"], "LS01", alt_hosts=["RDSH01"],
                     symptoms=["RDSLIC-103"], zipped=True)
 
 
