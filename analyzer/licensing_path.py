@@ -44,7 +44,7 @@ STEP_LABELS = {"configured": "license server configured", "reachable": "reachabl
 
 # What the path reads of the events (the session host's licensing errors): declared like a rule's
 # (with the Entra ID per-user lookup and validation failures, 1062-1064 = 50214-50216, RDS_LICENSING.md 1.2)
-ERROR_IDS = tuple(i for i in (*LICENSING_ERRORS, 1062, 1063, 1064) if catalog.keys_for("rcm", [i]))
+ERROR_IDS = tuple(i for i in LICENSING_ERRORS if catalog.keys_for("rcm", [i]))
 META = RuleMeta(id="licensing-path", title="Licensing path", severity="info", kind="info",
                 events=tuple(sorted(catalog.keys_for("rcm", ERROR_IDS))))
 NEEDS = META.needs

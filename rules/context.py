@@ -24,7 +24,8 @@ from rdsla.rules.meta import COLLECT, RuleMeta, remediation_texts
 # EventSourceName (libevtx); match both. The names are the catalog's (core.catalog).
 # Session-host licensing warnings and errors (legacy ids, RDS_LICENSING.md 1.2): after a logon,
 # none of them means the connection was licensed.
-LICENSING_ERRORS = (1003, 1004, 1011, 1028, 1043, 1061, 1068, 1069, 1128, 1130, 1131, 1132, 1133)
+LICENSING_ERRORS = (1003, 1004, 1011, 1028, 1043, 1061, 1062, 1063, 1064, 1068, 1069, 1128, 1130, 1131, 1132,
+                    1133)      # 1062-1064 (50214-50216): the Entra ID (AAD) Per User lookups failing
 
 
 def servers_of(value) -> list[str]:

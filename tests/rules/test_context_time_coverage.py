@@ -78,6 +78,10 @@ def test_success_after_issuance_or_clean_logons():
     assert ctx.success_after(sh2, AS_OF - timedelta(days=40))[0].note.startswith("3 logon(s) since")
     analysis = make_analysis([sh2, license_server()], events=[event("RDSH01", 1131, days_ago=d) for d in (40, 2)])
     assert not _ctx(analysis, sh2).success_after(sh2, AS_OF - timedelta(days=40))      # errors go on
+    # an Entra ID Per User lookup failing (50214 = 1062) beside the logons is no success either
+    analysis = make_analysis([sh2, license_server()], events=[event("RDSH01", 1131, days_ago=40),
+                                                              event("RDSH01", 1062, manifest=True, days_ago=2)])
+    assert not _ctx(analysis, sh2).success_after(sh2, AS_OF - timedelta(days=40))
 
 
 def test_window_option_reaches_the_analysis(tmp_path, capsys):
