@@ -198,8 +198,9 @@ def _read(args, **extra) -> api.Reading:
     except api.ArgumentError as exc:
         if not exc.messages:
             raise
+        red = _redactor(args)           # under --redact the reasons name the inputs by pseudonym
         for m in exc.messages:
-            print(f"rdsla: {m}", file=sys.stderr)
+            print(f"rdsla: {red.text(m) if red is not None else m}", file=sys.stderr)
         raise UsageError("not one PATH could be opened") from exc
 
 

@@ -38,7 +38,7 @@ def paths_view(analysis: Analysis) -> list[dict]:
             value = step.value
             cells.append({"step": name, "label": label, "value": WORD[value], "symbol": SYMBOL[value],
                           "note": text(step.note), "evidence": [text(_evidence_line(e)) for e in step.evidence[:5]]})
-        rows.append({"host": text(p.host), "license_server": text(p.license_server) or "—",
+        rows.append({"host": text(p.host), "license_server": text(p.license_server) or ("none" if p.source == "none" else "unknown"),
                      "source": SOURCE_WORDS.get(p.source, text(p.source)), "mode": MODE_LABELS.get(p.mode or "", text(p.mode)) or "mode unknown",
                      "cells": cells, "ok": WORD[p.ok], "ok_symbol": SYMBOL[p.ok],
                      "cals": f"{p.free} of {p.total} free" if p.free is not None and p.total is not None else ""})

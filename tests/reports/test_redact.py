@@ -463,3 +463,15 @@ def test_batch_messages_and_failed_rows_redacted(tmp_path, monkeypatch):
     with pytest.raises(UsageError) as caught:
         run_batch([str(site)], str(site / "out"), redact=True, stream=io.StringIO())
     assert not leaks(str(caught.value).replace(str(site / "out"), "OUT")) and "path-" in str(caught.value)
+
+
+def test_inputs_that_cannot_be_opened_are_named_by_pseudonym(tmp_path, capsys):
+    """analyze/hosts/export with --redact: 'not one PATH could be opened' names UPLOAD-n, not the path."""
+    missing = str(tmp_path / "CONTOSO-RDSH01-upload.zip")
+    for command in (["analyze", missing, "-o", str(tmp_path / "r.html")], ["hosts", missing],
+                    ["export", missing, "--frame", "events", "-o", str(tmp_path / "e.csv")]):
+        assert main([*command, "--redact"]) == 2
+        err = capsys.readouterr().err
+        assert "CONTOSO" not in err and "UPLOAD-1: cannot open" in err, (command, err)
+    assert main(["hosts", missing]) == 2
+    assert "CONTOSO-RDSH01-upload.zip" in capsys.readouterr().err          # unredacted it names the file

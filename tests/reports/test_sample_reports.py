@@ -119,3 +119,12 @@ def test_none_unknown_and_not_applicable_mean_one_thing_each(name, host, servers
     hosts_table = render(_analysis(name)).split("**Hosts**")[1]
     rows = [line for line in hosts_table.splitlines() if line.startswith(f"| {host} |")]
     assert len(rows) == 1 and rows[0].split(" | ")[4] == servers, rows
+
+
+def test_the_paths_table_says_none_or_unknown_for_a_missing_license_server():
+    """'—' means 'does not apply' in the hosts table; a session host's path always applies."""
+    from rdsla.reports.view_paths import paths_view
+    rows = {r["host"]: r for r in paths_view(_analysis("no-license-server-grace-expired"))}
+    assert rows["RDSH01"]["license_server"] == "none"
+    for name in NAMES:
+        assert all(r["license_server"] != "—" for r in paths_view(_analysis(name))), name
