@@ -246,6 +246,13 @@ def cmd_inventory(args) -> int:
 
 def cmd_export(args) -> int:
     args.output = api.output_path(args.output, f"{args.frame}.{args.format}")
+    if args.format == "parquet":        # refused before any reading: one line, exit 2 (DESIGN, parquet extra)
+        if not args.output:
+            raise UsageError("--format parquet needs -o FILE")
+        try:
+            import pyarrow  # noqa: F401  (only checks it is installed)
+        except ImportError as exc:
+            raise UsageError("--format parquet needs pyarrow: pip install \"rdsla[parquet]\"") from exc
     reading = _read(args, skim=args.frame != "events")     # the events export decodes every log
     reading.check_output(args.output)
     frame = reading.frames[args.frame]
@@ -263,12 +270,6 @@ def cmd_export(args) -> int:
     if meanings is not None:
         frame = events_for_export(frame, meanings)
     if args.format == "parquet":
-        if not args.output:
-            raise UsageError("--format parquet needs -o FILE")
-        try:
-            import pyarrow  # noqa: F401  (only checks it is installed)
-        except ImportError as exc:
-            raise UsageError("--format parquet needs pyarrow: pip install \"rdsla[parquet]\"") from exc
         out = frame.copy()
         for col in out.columns:
             if out[col].dtype == object:

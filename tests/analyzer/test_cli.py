@@ -73,6 +73,19 @@ def test_export_artifacts_jsonl_and_parquet(bundle, tmp_path, capsys):
     assert len(pd.read_parquet(pq)) == 2
 
 
+def test_parquet_without_pyarrow_is_one_line_before_any_reading(bundle, tmp_path, capsys, monkeypatch):
+    """Without the parquet extra: exit 2 and one line naming the extra, for every frame (the events
+    export's 'kept N of M' line included: nothing was read)."""
+    import sys
+    monkeypatch.setitem(sys.modules, "pyarrow", None)           # import pyarrow raises ImportError
+    for frame in ("events", "artifacts"):
+        assert main(["export", str(bundle), "--frame", frame, "--format", "parquet",
+                     "-o", str(tmp_path / f"{frame}.parquet")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and 'pip install "rdsla[parquet]"' in err[0], err
+        assert not (tmp_path / f"{frame}.parquet").exists()
+
+
 def test_analyze_writes_outputs_and_refuses_input_folder(bundle, tmp_path, capsys):
     out = tmp_path / "out"
     code = main(["analyze", str(bundle), "--format", "html,json,md", "--out-dir", str(out), "--quiet"])
