@@ -11,14 +11,12 @@ import signal
 import threading
 import time
 from collections import Counter
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import pandas as pd
 
-from rdsla.analyzer import processes
 from rdsla.analyzer.bundle import Intake, open_bundle
 from rdsla.core.facts import COLLECTED_AT
 from rdsla.core.needs import Needs, union
@@ -27,6 +25,9 @@ from rdsla.core.hostnames import HostResolver, canonical
 from rdsla.core.model import Analysis
 from rdsla.parsers import parser_for
 from rdsla.parsers.base import ParseOptions, ParseResult, Source
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 
 @dataclass
@@ -167,6 +168,7 @@ def _parser_modules(kinds: set[str]) -> list[str]:
 def _pool_context(kinds: set[str]):
     """The workers' multiprocessing context, with the parsers they will run loaded once: here
     before forking (the workers inherit them), or in the fork server."""
+    from rdsla.analyzer import processes     # multiprocessing: imported only when a pool starts
     modules = _parser_modules(kinds)
     ctx = processes.context(preload=modules)
     if ctx.get_start_method() == "fork":
@@ -181,6 +183,7 @@ def _parse_isolated(sources: list[Source], order: list[int], options: ParseOptio
     """Run ``parse_source`` for ``order`` in worker processes, started once for all of them;
     ``meanwhile`` runs here once they are submitted. A task running longer than the artifact
     limit is a failed result; its pool is killed and the rest resubmitted."""
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     limit = options.limits.artifact_seconds or None
     pending = list(order)
     completed: set[int] = set()
