@@ -219,7 +219,7 @@ options = ParseOptions(events=needs.events, registry=needs.registry)
 intake = pipeline.open_bundle([sys.argv[1]], options.limits)
 t.append(("intake (find and sniff artifacts)", now()))
 results = pipeline._parse_all(intake.sources, options, None, None)
-t.append(("parse (worker processes)", now()))
+t.append(("parse (workers; a small upload here)", now()))
 ingested = pipeline._assemble(intake, results)
 t.append(("assemble frames", now()))
 analysis = pipeline.reason(ingested, [sys.argv[1]])
@@ -301,7 +301,8 @@ def bench_startup(runs: int) -> None:
         print(f"  {'python -c pass (the floor)':<44} {spread(python)}")
         for label, argv, limit in cases:
             whole_process(argv)                     # untimed: fills the bytecode cache
-            measured = [whole_process(argv) for _ in range(runs)]
+            # analyze of a sample bundle: at least 10 runs (bench_analyze_small.py compares it with the pool)
+            measured = [whole_process(argv) for _ in range(max(runs, 10) if label.startswith("rdsla analyze") else runs)]
             walls = [m["wall"] for m in measured]
             cpus = [m["cpu"] for m in measured]
             check = PY, "-c", ("import sys, runpy; sys.argv = " + repr(["rdsla", *argv[3:]]) +
