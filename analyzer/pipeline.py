@@ -108,29 +108,11 @@ def _isolated(kind: str, options: ParseOptions) -> bool:
     return kind in ISOLATED_KINDS or (not HAS_ALARM and bool(options.limits.artifact_seconds))
 
 
-# A small upload is parsed in this process when --jobs is not given: starting worker processes
-# and sending their frames back costs more than they save when its EVTX files and hives hold
-# this many bytes or fewer (every sample bundle: ~1 MB). Measured on this 2-core machine (issue
-# 20, benchmarks/bench_upload.py): a sample bundle parses in 0.19 s here against 0.25 s through the
-# pool (whole `analyze` -0.1 s wall, -0.2 s CPU); 3.7 MB of real logs 0.13 s against 0.14 s; one
-# 16 MB System.evtx about even (the pool cannot split one file); 30 MB in 23 files 0.70 s against
-# 0.44-0.95 s. Larger uploads and an explicit --jobs N keep the pool, and with it the kill of a
-# decoder stuck in native code (here only the SIGALRM timer bounds an artifact, which fires
-# between records); where no SIGALRM exists, the pool is kept for every size.
-IN_PROCESS_BYTES = 8 * 1024 * 1024
-
-
-def _in_process(sources: list[Source], isolated: list[int], jobs: Optional[int]) -> bool:
-    """Whether the default run (``jobs`` None) parses these isolated artifacts here."""
-    return jobs is None and HAS_ALARM and sum(sources[i].size or 0 for i in isolated) <= IN_PROCESS_BYTES
-
-
 def _parse_all(sources: list[Source], options: ParseOptions, jobs: Optional[int],
                progress: Optional[Callable[[int, int, str], None]]) -> list[ParseResult]:
-    """Parse every source. ``jobs``: None = one worker per core (all in this process for a
-    small upload: ``IN_PROCESS_BYTES``), N = N workers, 0 = all in this process (batch workers:
-    the batch parallelizes across bundles and kills a bundle that passes its own timeout; no
-    pools inside pools)."""
+    """Parse every source. ``jobs``: None = one worker per core, N = N workers, 0 = all in
+    this process (batch workers: the batch parallelizes across bundles and kills a bundle
+    that passes its own timeout; no pools inside pools)."""
     results: list[Optional[ParseResult]] = [None] * len(sources)
     counter = [0]
 
@@ -141,8 +123,6 @@ def _parse_all(sources: list[Source], options: ParseOptions, jobs: Optional[int]
             progress(counter[0], len(sources), sources[i].display)
 
     isolated = [i for i, s in enumerate(sources) if _isolated(s.kind, options)] if jobs != 0 else []
-    if isolated and _in_process(sources, isolated, jobs):
-        isolated = []
 
     def in_this_process() -> None:
         for i, s in enumerate(sources):

@@ -2,7 +2,7 @@
 import pandas as pd
 
 from rdsla.core.frames import make_frame
-from rdsla.analyzer.pipeline import _parse_isolated, collection_time, join_issued_to_keypacks
+from rdsla.analyzer.pipeline import collection_time, join_issued_to_keypacks
 
 
 def test_issued_licenses_take_version_and_type_from_their_pack():
@@ -75,39 +75,3 @@ def test_integer_columns_take_out_of_range_values_as_na():
     assert frame["record_id"].isna().tolist() == [True, False] and frame["record_id"].iloc[1] == 7
     assert frame["event_id"].isna().tolist() == [True, False] and frame["level"].tolist()[1] == 4
     assert str(frame["record_id"].dtype) == "Int64"
-
-
-PARSE_ISOLATED = _parse_isolated
-
-
-def _parsed_where(monkeypatch, bundle, jobs=None):
-    """The findings.json of ``bundle`` and the artifacts the run sent to worker processes."""
-    import rdsla.analyzer.pipeline as pipeline
-    from rdsla.parsers.base import ParseOptions
-    from rdsla.reports.findings_json import render
-    pooled = []
-
-    def recording(sources, order, *args, **kwargs):
-        pooled.extend(sources[i].display for i in order)
-        return PARSE_ISOLATED(sources, order, *args, **kwargs)
-    monkeypatch.setattr(pipeline, "_parse_isolated", recording)
-    return render(pipeline.analyze([str(bundle)], ParseOptions(), jobs=jobs)), pooled
-
-
-def test_a_small_upload_is_parsed_in_this_process_with_the_findings_of_the_pool(monkeypatch):
-    """Issue 20: by default a small upload (EVTX files and hives up to IN_PROCESS_BYTES) is parsed
-    in this process; a larger one, or --jobs N, takes the worker pool; the findings are the same."""
-    from pathlib import Path
-    import rdsla.analyzer.pipeline as pipeline
-    bundles = Path(__file__).resolve().parents[2] / "sample_data" / "bundles"
-    for name in ("gpo-overrides-deployment.zip", "healthy-system-hive-only.zip"):   # EVTX; EVTX and hives
-        here, pooled = _parsed_where(monkeypatch, bundles / name)
-        assert pooled == []
-        explicit, pooled_explicit = _parsed_where(monkeypatch, bundles / name, jobs=2)
-        assert any(p.endswith(".evtx") for p in pooled_explicit)
-        monkeypatch.setattr(pipeline, "IN_PROCESS_BYTES", 1000)        # the same bundle, as a large one
-        large, pooled_large = _parsed_where(monkeypatch, bundles / name)
-        assert sorted(pooled_large) == sorted(pooled_explicit)
-        assert name != "healthy-system-hive-only.zip" or any(p.endswith(".hiv") for p in pooled_large)
-        monkeypatch.undo()
-        assert here == explicit == large
