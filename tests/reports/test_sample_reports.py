@@ -4,12 +4,11 @@ holds nor anything from a retired or unreachable license server, short evidence 
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 
 import pytest
 from lxml import html as lhtml
 
-from tests.sample_data.test_bundles import NAMES, bundle_path
+from tests.sample_data.test_bundles import NAMES, _analysis, bundle_path  # one analysis per bundle per run
 
 ESCAPES = ("&lt;", "&gt;", "&amp;", "&#", "&quot;")
 # A field printed without its value: "last write ,", "= (", "()", ", ,", "x=," or an empty table cell.
@@ -17,11 +16,6 @@ EMPTY_FIELDS = [re.compile(p) for p in (r"last write\s*[,)]", r"=\s*[,)]", r"=\s
                                         r":\s*$", r"\bin [:,]", r"\bon [:,]")]
 
 
-@lru_cache(maxsize=None)
-def _analysis(name: str):
-    from rdsla.analyzer.pipeline import analyze
-    from rdsla.parsers.base import ParseOptions
-    return analyze([str(bundle_path(name))], ParseOptions(), jobs=1)
 
 
 @pytest.mark.parametrize("name", NAMES)
