@@ -54,13 +54,13 @@ def page_text(pdf: Path, page: int) -> str:
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory):
     """Each sample bundle's report.html, rendered once."""
-    from rdsla.analyzer.pipeline import analyze
     from rdsla.reports.html import render
+    from tests.sample_data.test_bundles import _analysis       # one analysis per bundle for the whole run
     folder = tmp_path_factory.mktemp("print")
     out = {}
     for param in _scenarios():
         bundle = param.values[0]
-        analysis = analyze([str(bundle)], jobs=0)
+        analysis = _analysis(bundle.name.removesuffix(".zip"))
         path = folder / f"{param.id}.html"
         path.write_text(render(analysis), encoding="utf-8")
         top = analysis.root_causes[0] if analysis.root_causes else None
