@@ -223,19 +223,24 @@ def _selected_index(keys: Optional[frozenset[str]]) -> dict[tuple[str, int], tup
     return out
 
 
-def family(entry: CatalogEntry) -> str:
-    """rcm (session-host service), ls (license server), scm (Service Control Manager), clock
-    (Kernel-General's clock changes, the Windows Time service) or other."""
-    name = entry.provider.lower()
-    if name in RCM_NAMES:
-        return "rcm"
-    if name in LS_NAMES:
-        return "ls"
-    if name in SCM_NAMES:
-        return "scm"
-    if name in CLOCK_NAMES:
-        return "clock"
+FAMILIES = (("clock", CLOCK_NAMES), ("scm", SCM_NAMES), ("rcm", RCM_NAMES), ("ls", LS_NAMES))
+
+
+def family_of(*names) -> str:
+    """The source family an event's provider or classic source name says (either may name it;
+    clock before scm before rcm before ls where several would): rcm (session-host service), ls
+    (license server), scm (Service Control Manager), clock (Kernel-General's clock changes, the
+    Windows Time service) or other."""
+    known_names = {v.lower() for v in names if isinstance(v, str)}
+    for name, members in FAMILIES:
+        if not known_names.isdisjoint(members):
+            return name
     return "other"
+
+
+def family(entry: CatalogEntry) -> str:
+    """The source family of a catalog entry (its provider's)."""
+    return family_of(entry.provider)
 
 
 def keys_for(family_name: str, legacy_ids) -> frozenset[str]:

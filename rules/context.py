@@ -7,14 +7,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 from datetime import datetime, timedelta
-from functools import lru_cache
 from typing import TYPE_CHECKING, Iterable, Optional
 
 if TYPE_CHECKING:
     import pandas as pd
 
 from rdsla.core import catalog, coverage
-from rdsla.core.catalog import CLOCK_NAMES, LS_NAMES, MANIFEST_BASE, RCM_NAMES, SCM_NAMES
+from rdsla.core.catalog import MANIFEST_BASE
 from rdsla.core.hostnames import canonical, license_server_names
 from rdsla.core.model import Analysis, Evidence, Finding, HostProfile
 from rdsla.core.needs import UndeclaredNeed
@@ -52,7 +51,7 @@ class Bundle:
         else:
             ev = ev.copy(deep=False)          # columns are added, none is changed
             pairs = list(zip(ev["provider"].tolist(), ev["source_name"].tolist()))
-            family_of = {pair: _family(*pair) for pair in set(pairs)}     # once per distinct source
+            family_of = {pair: catalog.family_of(*pair) for pair in set(pairs)}     # once per distinct source
             ev["_family"] = [family_of[pair] for pair in pairs]
             legacy = ev["legacy_event_id"].astype("Int64")
             eid = ev["event_id"].astype("Int64")
@@ -416,17 +415,6 @@ class Context:
         who = f" for {self.host.name}" if self.host else ""
         return self._finding("not_checked", collect=collect,
                              summary=summary or f"Not checked{who}: an artifact it needs is missing.")
-
-
-@lru_cache(maxsize=4096)
-def _family(provider, source_name) -> str:
-    """An event's source family from its provider or classic source name (either may name it;
-    clock before scm before rcm before ls where several would)."""
-    names = {v.lower() for v in (provider, source_name) if isinstance(v, str)}
-    for family, known in (("clock", CLOCK_NAMES), ("scm", SCM_NAMES), ("rcm", RCM_NAMES), ("ls", LS_NAMES)):
-        if not names.isdisjoint(known):
-            return family
-    return "other"
 
 
 def _declares(events: Iterable[str], family: str, legacy_id: int) -> bool:
