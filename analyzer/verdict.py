@@ -267,7 +267,7 @@ def chain(analysis: Analysis) -> list[dict]:
 def missing_inputs(analysis: Analysis) -> list[str]:
     """Collect-next lines ('HOST: what: command') for the inputs that matter and were not
     collected (core.coverage); a profile without recorded coverage counts as collected."""
-    from rdsla.core.coverage import POLICY_KEY, TERMSERVICE_KEY, TS_KEY, collect_line
+    from rdsla.core.coverage import POLICY_KEY, TERMSERVICE_KEY, TS_KEY, collect_line, licensing_log_items
     out: list[str] = []
     shs = [h for h in analysis.hosts if h.has_role("session_host")]
     named = {n for h in shs for n in license_server_names(h.license_servers.value if h.license_servers else None)}
@@ -282,10 +282,9 @@ def missing_inputs(analysis: Analysis) -> list[str]:
         for item, key in (("key.policy", POLICY_KEY), ("key.terminal_server", TS_KEY), ("key.termservice", TERMSERVICE_KEY)):
             if not cov.registry(key):
                 out.append(collect_line(h.name, item))
-        version = str(h.os_version.value) if h.os_version is not None else ""
-        log = "log.rcm_admin" if version in ("2019", "2022", "2025") else "log.system"
-        if not cov.has(log) and not (not version and (cov.has("log.system") or cov.has("log.rcm_admin"))):
-            out.append(collect_line(h.name, log))
+        logs = licensing_log_items(str(h.os_version.value) if h.os_version is not None else "")
+        if not any(cov.has(log) for log in logs):
+            out.append(collect_line(h.name, logs[0]))
     for ls in lss:
         cov = ls.coverage
         if cov is None and (ls.artifacts or ls.roles):

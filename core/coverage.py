@@ -231,6 +231,15 @@ class Coverage:
         return out
 
 
+def licensing_log_items(version: str) -> tuple[str, ...]:
+    """The logs a session host of this OS version writes its licensing events to: System up to
+    Server 2016, RemoteConnectionManager/Admin from 2019 (RDS_LICENSING.md 1.1, DESIGN.md "Classic
+    event channels"); either of them when the version is unknown (``""``)."""
+    if version in ("2019", "2022", "2025"):
+        return ("log.rcm_admin",)
+    return ("log.system",) if version else ("log.system", "log.rcm_admin")
+
+
 def collect_line(host: str, item_id: str) -> str:
     """``HOST: <label>: <command>`` for a not-checked finding's collect-next list."""
     item = BY_ID[item_id]

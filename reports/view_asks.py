@@ -101,12 +101,10 @@ def _is_license_server(analysis: Analysis, h: Optional[HostProfile], name: str) 
 
 
 def _collected(h: Optional[HostProfile], item_id: str) -> bool:
-    """Does the bundle hold this item from this machine? A machine without recorded coverage
-    (a profile built by hand) holds what its artifacts say; a machine absent holds nothing."""
+    """Does the bundle hold this item from this machine? A machine absent, or without recorded
+    coverage (a profile built by hand), is not known to hold anything, so the item is asked for."""
     if h is None or h.coverage is None:
         return False
-    if item_id == "log.session_host":
-        return h.coverage.has("log.system") or h.coverage.has("log.rcm_admin")
     return h.coverage.has(item_id)
 
 
@@ -114,9 +112,7 @@ def _item_ids(h: Optional[HostProfile], item_id: str) -> list[str]:
     if item_id != "log.session_host":
         return [item_id]
     version = text(h.os_version.value) if h is not None and h.os_version is not None else ""
-    if version in ("2019", "2022", "2025"):
-        return ["log.rcm_admin"]
-    return ["log.system"] if version else ["log.system", "log.rcm_admin"]
+    return list(coverage.licensing_log_items(version))
 
 
 def _targets(analysis: Analysis, f: Finding, role: str) -> list[str]:

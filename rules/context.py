@@ -283,11 +283,7 @@ class Context:
         Server 2016, RemoteConnectionManager/Admin from 2019 (RDS_LICENSING.md 1.1, DESIGN.md
         "Classic event channels"); either when the version is unknown."""
         version = str(host.os_version.value) if host.os_version is not None else ""
-        if version in ("2019", "2022", "2025"):
-            return self.collected(host, "log.rcm_admin")
-        if version:
-            return self.collected(host, "log.system")
-        return self.collected(host, "log.system") or self.collected(host, "log.rcm_admin")
+        return any(self.collected(host, item) for item in coverage.licensing_log_items(version))
 
     def collect_next(self, host, *items: str) -> list[str]:
         """One line per item: ``HOST: what: the exact command to run there``."""

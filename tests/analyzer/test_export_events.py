@@ -70,11 +70,15 @@ def test_rows_without_time_go_last_and_unknown_levels_stay_empty():
         {"host": "A", "provider": "Some-Other-Provider", "event_id": 1, "level": 9, "time": None, "record_id": 1},
         {"host": "A", "provider": "Microsoft-Windows-TerminalServices-Licensing", "event_id": 4, "level": 4,
          "time": t(8), "record_id": 5},
+        {"host": "C", "provider": "Service Control Manager", "event_id": 7036, "level": 4, "time": t(10),
+         "record_id": 3, "data": {"param1": "Print Spooler", "param2": "running"}},
     ])
     out = events_for_export(frame)
-    assert list(out["host"]) == ["A", "B", "A"] and pd.isna(out["time"].iloc[-1])
-    assert out["level_name"].iloc[2] is pd.NA and out["meaning"].iloc[2] is pd.NA
+    assert list(out["host"]) == ["A", "B", "C", "A"] and pd.isna(out["time"].iloc[-1])
+    assert out["level_name"].iloc[3] is pd.NA and out["meaning"].iloc[3] is pd.NA
     assert out["catalog_key"].iloc[0] == "ls_activated"
+    # SCM 7036 means something to rdsla only for the licensing service: the record's data decides
+    assert out["catalog_key"].iloc[1] == "ls_service_state" and out["catalog_key"].iloc[2] is pd.NA
 
 
 def test_the_line_counts_the_logs_of_the_ledger():

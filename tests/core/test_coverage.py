@@ -169,3 +169,10 @@ def test_report_host_cards_show_collected_and_missing():
     page = render(analyze([str(path)], jobs=0))
     assert page.count('class="coverage-collected"') == 2 and page.count('class="coverage-missing"') == 2
     assert "RemoteConnectionManager/Admin log" in page and "record(s)" in page
+
+
+def test_the_licensing_log_of_a_session_host_follows_its_version():
+    from rdsla.core.coverage import licensing_log_items
+    assert licensing_log_items("2016") == ("log.system",)
+    assert licensing_log_items("2019") == licensing_log_items("2025") == ("log.rcm_admin",)
+    assert licensing_log_items("") == ("log.system", "log.rcm_admin")
