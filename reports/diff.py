@@ -25,6 +25,7 @@ import json
 from typing import Any, Iterable, Optional
 
 from rdsla.core.model import SEVERITIES, severity_rank
+from rdsla.reports.diff_facts import CURRENT_DAYS
 
 SCHEMA = "rdsla.diff/1"
 FINDINGS_SCHEMA_PREFIX = "rdsla.findings/"
@@ -67,7 +68,7 @@ def compare(before: dict, after: dict, fail_on: str = "error", labels: tuple[str
         "hosts": _hosts(before, after),
         "cal_pool": _cal_pool(before, after),
         "events": _events(before, after),
-        "current_days": after.get("current_days") or before.get("current_days") or 7,
+        "current_days": after.get("current_days") or before.get("current_days") or CURRENT_DAYS,
         "remaining": [{"rule_id": c["rule_id"], "host": c["host"], "severity": c["severity"]} for c in remaining],
         "exit_code": 1 if remaining else 0,
     }
@@ -76,7 +77,7 @@ def compare(before: dict, after: dict, fail_on: str = "error", labels: tuple[str
 def _side(doc: dict, label: str) -> dict:
     top = (doc.get("root_causes") or [None])[0]
     verdict = doc.get("verdict") or {}
-    return {"label": label, "as_of": doc.get("as_of"), "current_days": doc.get("current_days") or 7,
+    return {"label": label, "as_of": doc.get("as_of"), "current_days": doc.get("current_days") or CURRENT_DAYS,
             "inputs": list(doc.get("inputs") or []),
             "hosts": [h.get("name") for h in doc.get("hosts") or []],
             "top": {"rule_id": top.get("rule_id"), "host": top.get("host"), "title": top.get("title"),
@@ -304,7 +305,7 @@ def _delta(b: Optional[dict], a: Optional[dict], field: str) -> Optional[int]:
 # ------------------------------------------------------------------ events
 
 def _event_totals(doc: dict) -> dict[tuple, dict]:
-    days = doc.get("current_days") or 7
+    days = doc.get("current_days") or CURRENT_DAYS
     out: dict[tuple, dict] = {}
     for r in doc.get("event_counts") or []:
         key = (int(r["event_id"]), str(r.get("provider") or ""))
@@ -382,16 +383,16 @@ def headline(diff: dict) -> str:
 
 
 def _windows(diff: dict) -> tuple[str, str]:
-    """Each side's current window as a note (empty when both are the default 7 days)."""
-    days = [diff[side].get("current_days") or 7 for side in ("before", "after")]
-    if days[0] == days[1] == 7:
+    """Each side's current window as a note (empty when both are the default CURRENT_DAYS)."""
+    days = [diff[side].get("current_days") or CURRENT_DAYS for side in ("before", "after")]
+    if days[0] == days[1] == CURRENT_DAYS:
         return "", ""
     return tuple(f", {float(d):g} days current" for d in days)
 
 
 def render_markdown(diff: dict) -> str:
     wb, wa = _windows(diff)
-    out = [f"## RDS licensing: before / after", "",
+    out = ["## RDS licensing: before / after", "",
            f"Before: {md(', '.join(diff['before']['inputs']) or diff['before']['label'])} (as of {md(_when(diff['before']['as_of']))}{wb})  ",
            f"After: {md(', '.join(diff['after']['inputs']) or diff['after']['label'])} (as of {md(_when(diff['after']['as_of']))}{wa})",
            "", f"**{md(headline(diff))}**"]

@@ -4,16 +4,15 @@ the terminal, and the verdict's cause chain. The paths are computed once by
 ``analyzer.licensing_path`` (issue 23 item 2); this module only formats them."""
 from __future__ import annotations
 
-from rdsla.analyzer.licensing_path import MODE_LABELS
+from rdsla.analyzer.licensing_path import MODE_LABELS, SOURCE_LABELS
 from rdsla.core.model import Analysis
+from rdsla.reports.view_evidence import short_source
 from rdsla.reports.view_format import text
 
 STEPS = (("configured", "Configured"), ("reachable", "Reachable"), ("ls_running", "Running"),
          ("ls_activated", "Activated"), ("cals_ok", "CALs"))
 SYMBOL = {True: "✓", False: "✗", None: "?"}
 WORD = {True: "yes", False: "no", None: "unknown"}
-SOURCE_WORDS = {"group_policy": "Group Policy", "deployment": "deployment", "discovery": "discovery",
-                "none": "none configured", None: "unknown"}
 
 
 def _evidence_line(e) -> str:
@@ -24,7 +23,7 @@ def _evidence_line(e) -> str:
         what = f"{d.get('key', '')}\\{d.get('value', '')} = {d.get('data', '')}"
     else:
         what = ", ".join(f"{k}={v}" for k, v in list(d.items())[:4] if v not in (None, ""))
-    source = str(e.source or "").replace("\\", "/").rsplit("/", 1)[-1]
+    source = short_source(e.source or "")
     return " ".join(x for x in (what, f"({source})" if source else "", e.note) if x)
 
 
@@ -39,7 +38,7 @@ def paths_view(analysis: Analysis) -> list[dict]:
             cells.append({"step": name, "label": label, "value": WORD[value], "symbol": SYMBOL[value],
                           "note": text(step.note), "evidence": [text(_evidence_line(e)) for e in step.evidence[:5]]})
         rows.append({"host": text(p.host), "license_server": text(p.license_server) or ("none" if p.source == "none" else "unknown"),
-                     "source": SOURCE_WORDS.get(p.source, text(p.source)), "mode": MODE_LABELS.get(p.mode or "", text(p.mode)) or "mode unknown",
+                     "source": SOURCE_LABELS.get(p.source, text(p.source)) if p.source else "unknown", "mode": MODE_LABELS.get(p.mode or "", text(p.mode)) or "mode unknown",
                      "cells": cells, "ok": WORD[p.ok], "ok_symbol": SYMBOL[p.ok],
                      "cals": f"{p.free} of {p.total} free" if p.free is not None and p.total is not None else ""})
     return rows
