@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from rdsla.core import catalog
+from rdsla.core import catalog, coverage
 from rdsla.core.cal_counts import CalCount, any_free, pool_counts
 from rdsla.core.coverage import POLICY_KEY, TERMSERVICE_KEY
 from rdsla.core.hostnames import canonical, license_server_names
@@ -138,9 +138,9 @@ class LicensingPath:
                 "evidence": {s: getattr(self, s).to_dict() for s in ("configured", *STEPS)}}
 
 
-def licensing_paths(analysis: Analysis) -> list[LicensingPath]:
+def licensing_paths(analysis: Analysis, bundle: Optional[Bundle] = None) -> list[LicensingPath]:
     """One path per session host, in the order of ``analysis.hosts``."""
-    bundle = Bundle(analysis)
+    bundle = bundle or Bundle(analysis)      # the rules' indexes when the pipeline hands them over
     out = []
     for sh in analysis.hosts:
         if sh.has_role("session_host"):
@@ -345,11 +345,14 @@ def _pool(ctx, sh: HostProfile, ls: Optional[HostProfile], name: str):
 
 
 def span_days(sh: HostProfile) -> Optional[int]:
-    """How many days the session host's licensing logs cover (first to last record)."""
+    """How many days the log the session host writes its licensing events to covers (first to
+    last record): System up to 2016, RCM/Admin from 2019 (core.coverage.licensing_log_items)."""
     cov = sh.coverage
     if cov is None:
         return None
-    spans = [s for s in cov.logs.values() if s.first is not None and s.last is not None]
+    version = str(sh.os_version.value) if sh.os_version is not None else ""
+    logs = [cov.log(coverage.BY_ID[item].target) for item in coverage.licensing_log_items(version)]
+    spans = [s for s in logs if s is not None and s.first is not None and s.last is not None]
     if not spans:
         return None
     first, last = min(s.first for s in spans), max(s.last for s in spans)

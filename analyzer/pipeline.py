@@ -362,6 +362,7 @@ def reason(ingested: Ingested, paths: list[str], as_of: Optional[datetime] = Non
     from rdsla.analyzer import specific_fix
     from rdsla.analyzer.licensing_path import licensing_paths
     from rdsla.analyzer.verdict import conclude, rank
+    from rdsla.rules.context import Bundle
     from rdsla.rules.engine import run_rules
 
     when, origin = collection_time(ingested.frames, as_of, ingested.facts)
@@ -370,9 +371,10 @@ def reason(ingested: Ingested, paths: list[str], as_of: Optional[datetime] = Non
     if window_days is not None:
         analysis.window_days = float(window_days)
     analysis.hosts = build_profiles(ingested.frames, ingested.facts, ingested.hosts, when)
-    analysis.findings = run_rules(analysis)
+    bundle = Bundle(analysis)             # per-analysis event indexes, built once for rules and paths
+    analysis.findings = run_rules(analysis, bundle=bundle)
     analysis.root_causes = rank(analysis)
-    analysis.licensing_paths = licensing_paths(analysis)
+    analysis.licensing_paths = licensing_paths(analysis, bundle)
     specific_fix.apply(analysis)
     analysis.verdict = conclude(analysis)
     return analysis

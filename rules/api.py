@@ -12,13 +12,14 @@ from rdsla.core.evidence import (event_evidence, fact_evidence, issued_evidence,
                                  registry_evidence)
 from rdsla.rules.context import Bundle, Context, license_servers, servers_of, session_hosts
 from rdsla.rules.helpers import (ORIGIN_LABEL, POLICY_KEY, RCM_LICENSING_CORE, SPECIFIED_LS_KEY,
-                                 absent_value_evidence, event_names, events_evidence, id_list, newest)
+                                 absent_value_evidence, event_names, events_evidence, id_list, newest,
+                                 of_catalog_keys)
 from rdsla.rules.meta import COLLECT, SCOPES, CheckFn, Rule, RuleMeta, registered, remediation_texts, rule
 
 __all__ = [
     "event_evidence", "fact_evidence", "issued_evidence", "keypack_evidence", "present", "registry_evidence",
     "Bundle", "Context", "license_servers", "servers_of", "session_hosts",
     "ORIGIN_LABEL", "POLICY_KEY", "RCM_LICENSING_CORE", "SPECIFIED_LS_KEY",
-    "absent_value_evidence", "event_names", "events_evidence", "id_list", "newest",
+    "absent_value_evidence", "event_names", "events_evidence", "id_list", "newest", "of_catalog_keys",
     "COLLECT", "SCOPES", "CheckFn", "Rule", "RuleMeta", "registered", "remediation_texts", "rule",
 ]

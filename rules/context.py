@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import replace
+from functools import lru_cache
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Iterable, Optional
 
@@ -413,6 +414,7 @@ class Context:
                              summary=summary or f"Not checked{who}: an artifact it needs is missing.")
 
 
+@lru_cache(maxsize=4096)
 def _declares(events: Iterable[str], family: str, legacy_id: int) -> bool:
     """Whether a rule's declared catalog keys name this family's event (a rule asks again and
     again for the same ids; the answer never changes)."""

@@ -42,8 +42,10 @@ def run_rule(rule: Rule, bundle: Bundle) -> list[Finding]:
     return out
 
 
-def run_rules(analysis: Analysis, rules: Optional[list[Rule]] = None) -> list[Finding]:
-    bundle = Bundle(analysis)
+def run_rules(analysis: Analysis, rules: Optional[list[Rule]] = None, bundle: Optional[Bundle] = None) -> list[Finding]:
+    """Every rule on the analysis; ``bundle``: the per-analysis indexes when the caller built them
+    already (the pipeline shares one with the licensing paths)."""
+    bundle = bundle or Bundle(analysis)
     findings: list[Finding] = []
     for rule in rules if rules is not None else load_rules():
         findings.extend(run_rule(rule, bundle))

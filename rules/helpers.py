@@ -68,6 +68,24 @@ def absent_value_evidence(ctx: "Context", host: HostProfile, key: str, value: st
                     note="value absent")
 
 
+def of_catalog_keys(df: pd.DataFrame, keys) -> pd.DataFrame:
+    """The rows whose catalog entry, decided with the record's data, is one of ``keys``: the same
+    SCM ids (7036, 7031 ...) name every service, and only the data tells the licensing service
+    or Remote Desktop Services apart (core.catalog data conditions). Missing provider or source
+    names are None, never NA."""
+    from rdsla.core.catalog import lookup
+    from rdsla.core.evidence import present
+    if not len(df):
+        return df
+    keep = []
+    for idx, r in df.iterrows():
+        data = r.get("data") if isinstance(r.get("data"), dict) else {}
+        entry = lookup(present(r.get("provider")), int(r["event_id"]), data, source_name=present(r.get("source_name")))
+        if entry is not None and entry.key in keys:
+            keep.append(idx)
+    return df.loc[keep]
+
+
 def event_names(df: pd.DataFrame) -> list[str]:
     """Machine names mentioned in event data (first insertion strings), canonical."""
     import pandas as pd

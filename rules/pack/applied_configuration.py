@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from rdsla.core.model import CONFIGURED_MODES
 from rdsla.rules.api import ORIGIN_LABEL, RuleMeta, event_names, events_evidence, id_list, rule
-from rdsla.rules.helpers import newest
+from rdsla.rules.helpers import newest, of_catalog_keys
 
 if TYPE_CHECKING:          # pandas is imported where it is used: listing the rules loads none
     import pandas as pd
@@ -49,17 +49,12 @@ def service_starts(ctx, h) -> pd.DataFrame:
     """Starts of Remote Desktop Services: SCM 7036 '... entered the running state' for TermService,
     and boots (EventLog 6009), after which the service starts again."""
     import pandas as pd
-    scm = ctx.events(h.name, "scm", [7036])
+    scm = of_catalog_keys(ctx.events(h.name, "scm", [7036]), (SERVICE,))
     if len(scm):
-        from rdsla.core.catalog import lookup
-        from rdsla.core.evidence import present
-
         def running(r) -> bool:
             data = r.get("data") if isinstance(r.get("data"), dict) else {}
-            entry = lookup(present(r.get("provider")), int(r["event_id"]), data,
-                           source_name=present(r.get("source_name")))
             text = " ".join(str(v) for v in data.values()).lower() + " " + str(r.get("message") or "").lower()
-            return entry is not None and entry.key == SERVICE and "running" in text
+            return "running" in text
         scm = scm[[running(r) for _, r in scm.iterrows()]]
     boots = ctx.events(h.name, "other", [6009])
     if len(boots):

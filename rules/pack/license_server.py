@@ -3,7 +3,7 @@
 RDS_LICENSING.md 1.3, 2.6, 3.3, 5 #5, #12, #13)."""
 from __future__ import annotations
 
-from rdsla.rules.api import RuleMeta, events_evidence, fact_evidence, id_list, issued_evidence, rule
+from rdsla.rules.api import RuleMeta, events_evidence, fact_evidence, id_list, issued_evidence, of_catalog_keys, rule
 
 SEED_ROLE = "seed article: Check the RD Licensing configuration (role installed and activated)"
 MS_ACT = "https://learn.microsoft.com/windows-server/remote/remote-desktop-services/rds-activate-license-server"
@@ -151,16 +151,9 @@ def not_in_tsc_group(ctx):
 
 def _service_events(ctx, name):
     """Licensing service state changes: LS events 0 (started) / 3 (stopped), SCM 7036/7040."""
-    from rdsla.core.catalog import lookup
     ls = ctx.events(name, "ls", [0, 3])
     scm = ctx.events(name, "scm", [7036, 7040])
-    rows = []
-    for idx, r in scm.iterrows():
-        entry = lookup(r.get("provider"), int(r["event_id"]), r.get("data") if isinstance(r.get("data"), dict) else {},
-                       source_name=r.get("source_name"))
-        if entry is not None and entry.key in ("ls_service_state", "ls_service_start_type_changed"):
-            rows.append(idx)
-    return ls, scm.loc[rows]
+    return ls, of_catalog_keys(scm, ("ls_service_state", "ls_service_start_type_changed"))
 
 
 def _state_of(row) -> str:

@@ -10,10 +10,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-from rdsla.core import catalog
 from rdsla.core.cal_counts import pool_counts
 from rdsla.rules.api import (POLICY_KEY, RuleMeta, events_evidence, fact_evidence, id_list, issued_evidence,
-                             keypack_evidence, present, rule)
+                             keypack_evidence, of_catalog_keys, rule)
 from rdsla.rules.compat import session_host_accepts, version_order
 from rdsla.rules.pack.cal_pool import MS_CALS, permanent
 
@@ -184,17 +183,7 @@ LS_FAILURE_TEXT = {9: "database file not valid", 12: "all requests denied after 
 def _scm_failures(ctx, name: str) -> pd.DataFrame:
     """SCM 7000/7023/7024/7031/7034 about the Remote Desktop Licensing service only (the same
     ids name other services; the catalog's data condition tells them apart)."""
-    scm = ctx.events(name, "scm", SCM_FAILURE_IDS)
-    if not len(scm):
-        return scm
-    keep = []
-    for idx, r in scm.iterrows():
-        data = r.get("data") if isinstance(r.get("data"), dict) else {}
-        entry = catalog.lookup(present(r.get("provider")), int(r["event_id"]), data,
-                               source_name=present(r.get("source_name")))
-        if entry is not None and entry.key in SCM_FAILURE_KEYS:
-            keep.append(idx)
-    return scm.loc[keep]
+    return of_catalog_keys(ctx.events(name, "scm", SCM_FAILURE_IDS), SCM_FAILURE_KEYS)
 
 
 def _describe(ls_ev: pd.DataFrame) -> str:

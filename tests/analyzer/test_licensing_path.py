@@ -147,3 +147,17 @@ def test_a_server_found_by_discovery_is_the_path_of_a_host_that_names_none():
     p = path_of(a)
     assert (p.source, p.license_server, p.configured.value, p.reachable.value) == ("discovery", "LS01", True, True)
     assert p.ok is True and "FindLicenseServers" in p.reachable.note
+
+
+def test_the_days_logged_are_those_of_the_log_holding_the_licensing_events():
+    """A 2016 session host writes its licensing events to System: a longer LocalSessionManager log
+    must not make the healthy verdict claim more days than System covers."""
+    from rdsla.analyzer.licensing_path import span_days
+    sh = session_host()
+    sh.os_version = Fact("2016", "registry")
+    lsm = "Microsoft-Windows-TerminalServices-LocalSessionManager/Operational"
+    sh.coverage = Coverage(logs={"System": LogSpan("System", AS_OF - timedelta(days=7), AS_OF),
+                                 lsm: LogSpan(lsm, AS_OF - timedelta(days=14), AS_OF)})
+    assert span_days(sh) == 7
+    sh.os_version = Fact("2022", "registry")          # RCM/Admin from 2019: not collected here
+    assert span_days(sh) is None
