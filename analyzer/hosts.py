@@ -12,6 +12,7 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Optional
 
 import pandas as pd
@@ -21,7 +22,7 @@ from rdsla.core import facts as F
 from rdsla.core.needs import Needs, UndeclaredNeed
 from rdsla.core.os_builds import os_label
 from rdsla.core.frames import empty_frame
-from rdsla.core.evidence import event_evidence, export_evidence, present, records, registry_evidence
+from rdsla.core.evidence import Row, event_evidence, export_evidence, present, records, registry_evidence, rows
 from rdsla.core.hostnames import canonical, split_server_list
 from rdsla.core.coverage import HIVE_ROOTS, Coverage, LogSpan
 from rdsla.core.model import (SOURCE_DEPLOYMENT, SOURCE_GROUP_POLICY, SOURCE_WMI, Evidence, Fact, GracePeriod,
@@ -76,22 +77,29 @@ GRACE_DAYS = 120
 def _check_declared(key: str, children: bool = False) -> None:
     """A registry read (of ``key``, or of its subkeys) must be one the builder declared
     (NEEDS.registry): the parsers read only those keys."""
+    if not _declared(key, children):
+        what = f"the subkeys of {key}" if children else key
+        raise UndeclaredNeed(f"the host-profile builder reads {what}: add it to core/data/registry_keys.txt")
+
+
+@lru_cache(maxsize=1024)
+def _declared(key: str, children: bool) -> bool:
+    """Whether NEEDS.registry covers ``key`` (the builder reads the same few dozen keys for every
+    machine; the answer never changes)."""
     root, _, rest = key.partition("\\")
     hive, _, path = rest.partition("\\")
     declared = registry_keys.patterns(NEEDS.registry)
     test = registry_keys.covers_children if children else registry_keys.matches
-    if root.upper() != "HKLM" or not test(hive.upper(), path, declared):
-        what = f"the subkeys of {key}" if children else key
-        raise UndeclaredNeed(f"the host-profile builder reads {what}: add it to core/data/registry_keys.txt")
+    return root.upper() == "HKLM" and test(hive.upper(), path, declared)
 
 
 class _Registry:
     """Registry rows of one host, by (key_ccs, value) case-insensitively; first source wins."""
 
-    def __init__(self, frame: pd.DataFrame) -> None:
+    def __init__(self, frame: "pd.DataFrame | list[dict]") -> None:
         self.values: dict[tuple[str, str], dict] = {}
         self.keys: dict[str, list[dict]] = defaultdict(list)
-        for row in records(frame):
+        for row in (frame if isinstance(frame, list) else records(frame)):
             key = (row["key_ccs"] or row["key"] or "").lower()
             self.keys[key].append(row)
             if row["value"] is not None:
@@ -152,39 +160,37 @@ def build_profiles(frames: dict[str, pd.DataFrame], facts: list[dict], hosts: di
         if h:
             by_host_facts[h].append(fact)
 
-    rows_of: dict[tuple, dict[Optional[str], list[int]]] = {}
-
-    def part(frame, col, name):
-        return _rows_of_host(frame, col, name, rows_of)
-
+    # each frame read once into plain rows grouped by machine: a pandas slice and a records()
+    # per machine and frame cost more than everything the builder does with the rows
+    art_of, reg_of, ev_of = _rows_by_host(art, "host"), _rows_by_host(reg, "host"), _rows_by_host(ev, "host")
+    kp_of, issued_of = _rows_by_host(kp, "license_server"), _rows_by_host(frames.get("issued"), "license_server")
     memberships = [f for f in facts if f.get("name") == F.TSLS_GROUP_MEMBERS]
     profiles = []
     for name in sorted(names):
         p = HostProfile(name=name, aliases=set(names[name]))
-        p.artifacts = sorted(set(part(art, "host", name)["path"].dropna())) if art is not None and len(art) else []
-        _fill(p, _Registry(part(reg, "host", name)), part(ev, "host", name), part(kp, "license_server", name),
+        p.artifacts = sorted({r["path"] for r in art_of.get(name, ()) if r["path"] is not None})
+        _fill(p, _Registry(list(reg_of.get(name, ()))), list(ev_of.get(name, ())), kp_of.get(name, []),
               by_host_facts.get(name, []), as_of)
-        _acts_as(p, part(frames.get("issued"), "license_server", name))
+        _acts_as(p, issued_of.get(name, []))
         _tsls_membership(p, memberships)
-        p.coverage = coverage_of(by_host_facts.get(name, []), part(kp, "license_server", name),
-                                 part(frames.get("issued"), "license_server", name))
+        p.coverage = coverage_of(by_host_facts.get(name, []), kp_of.get(name, []), issued_of.get(name, []))
         profiles.append(p)
     return profiles
 
 
-def _rows_of_host(frame: Optional[pd.DataFrame], col: str, name: str,
-                  rows_of: dict[tuple, dict[Optional[str], list[int]]]) -> pd.DataFrame:
-    """The rows of ``frame`` whose ``col`` names machine ``name`` (canonical), in frame order;
-    each column's names are made canonical once (in ``rows_of``), not once per machine."""
+def _rows_by_host(frame: Optional[pd.DataFrame], col: str) -> dict[Optional[str], list[Row]]:
+    """The rows of ``frame`` (:func:`core.evidence.rows`, in frame order) by the machine their
+    ``col`` names (canonical): each spelling made canonical once, the frame read once."""
     if frame is None or not len(frame) or col not in frame:
-        return frame.iloc[0:0] if frame is not None else pd.DataFrame()
-    key = (id(frame), col)
-    groups = rows_of.get(key)
-    if groups is None:
-        groups = rows_of[key] = defaultdict(list)
-        for i, value in enumerate(frame[col].tolist()):
-            groups[canonical(value)].append(i)
-    return frame.iloc[groups.get(name, [])]
+        return {}
+    groups: dict[Optional[str], list[Row]] = defaultdict(list)
+    names: dict = {}
+    for row in rows(frame):
+        value = row[col]
+        if value not in names:
+            names[value] = canonical(value)
+        groups[names[value]].append(row)
+    return groups
 
 
 # Licensing facts -> the export that states them (core.coverage "exports")
@@ -196,7 +202,8 @@ _EXPORT_OF_FACT = {F.GRACE_DAYS_LEFT: "grace_period", F.TSLS_GROUP_MEMBERS: "tsl
                    F.LS_AVAILABLE: "wmi_settings", F.OS_BUILD: "system_info", F.DOMAIN_ROLE: "system_info"}
 
 
-def coverage_of(facts: list[dict], keypacks: Optional[pd.DataFrame], issued: Optional[pd.DataFrame]) -> Coverage:
+def coverage_of(facts: list[dict], keypacks: "Optional[pd.DataFrame | list[dict]]",
+                issued: "Optional[pd.DataFrame | list[dict]]") -> Coverage:
     """What the bundle holds of one machine (core.coverage): registry subtrees from the
     parsers' ``registry_coverage`` facts (a hive file covers its hive), event logs with their
     span from ``event_log`` facts, exports from their rows and facts."""
@@ -227,7 +234,10 @@ def coverage_of(facts: list[dict], keypacks: Optional[pd.DataFrame], issued: Opt
             if source not in cov.exports[_EXPORT_OF_FACT[name]]:
                 cov.exports[_EXPORT_OF_FACT[name]].append(source)
     for export, frame in (("keypacks", keypacks), ("issued", issued)):
-        if frame is not None and len(frame) and "source" in frame:
+        if isinstance(frame, list):          # the builder's rows of this machine
+            if frame and "source" in frame[0]:
+                cov.exports[export] = sorted({str(r["source"]) for r in frame if r["source"] is not None})
+        elif frame is not None and len(frame) and "source" in frame:
             cov.exports[export] = sorted(set(frame["source"].dropna().astype(str)))
     return cov
 
@@ -265,7 +275,7 @@ def _tsls_membership(p: HostProfile, memberships: list[dict]) -> None:
         return
 
 
-def _acts_as(p: HostProfile, issued: pd.DataFrame) -> None:
+def _acts_as(p: HostProfile, issued: list[Row]) -> None:
     """The roles a machine plays when no installed-role record says so, inferred once here for
     the rules and the report alike: a session host by its licensing configuration or grace
     period, a license server by its exports or license-server facts. A recorded role (true or
@@ -286,7 +296,7 @@ def _acts_as(p: HostProfile, issued: pd.DataFrame) -> None:
         if facts or ls.report_summary or len(issued):
             evidence = [e for f in facts for e in f.evidence][:3]
             if not evidence and len(issued):
-                row = issued.iloc[0]
+                row = issued[0]
                 evidence = [Evidence("issued", str(row.get("source") or ""), {"row": int(row.name)},
                                      {"issued": len(issued)}, "issued CALs exported from this license server")]
             p.roles["licensing"] = Fact(True, "inferred", evidence)
@@ -302,9 +312,9 @@ def _chosen_mode(candidate: Fact) -> bool:
         return False
 
 
-def _fill(p: HostProfile, reg: _Registry, events: pd.DataFrame, keypacks: pd.DataFrame, facts: list[dict],
+def _fill(p: HostProfile, reg: _Registry, events: list[Row], keypacks: list[Row], facts: list[dict],
           as_of: datetime) -> None:
-    rows = records(events)
+    rows = list(events)
     rows.sort(key=lambda r: (r.get("time") or datetime.min.replace(tzinfo=timezone.utc), r.get("record_id") or 0))
     ev = _Events(rows)
     by_name: dict[str, list[dict]] = defaultdict(list)
@@ -514,7 +524,7 @@ def _is_server(reg: _Registry, product: Optional[Fact]) -> Optional[bool]:
     return None
 
 
-def _roles(p: HostProfile, reg: _Registry, ev: _Events, keypacks: pd.DataFrame, by_name: dict) -> None:
+def _roles(p: HostProfile, reg: _Registry, ev: _Events, keypacks: list[Row], by_name: dict) -> None:
     positive: dict[str, Fact] = {}
     negative: dict[str, Fact] = {}
 
@@ -551,7 +561,7 @@ def _roles(p: HostProfile, reg: _Registry, ev: _Events, keypacks: pd.DataFrame, 
     if ls_seen:
         add("licensing", True, "event", event_evidence(ls_seen, "RD Licensing service event"))
     if len(keypacks):
-        row = keypacks.iloc[0]
+        row = keypacks[0]
         add("licensing", True, "report", Evidence("keypacks", str(row.get("source") or ""),
                                                    {"keypack_id": present(row.get("keypack_id"))},
                                                    {"keypacks": len(keypacks)}, "installed CAL key packs"))

@@ -57,6 +57,25 @@ def records(frame: pd.DataFrame) -> list[dict]:
     return [dict(zip(names, row)) for row in zip(*columns)]
 
 
+class Row(dict):
+    """One row of :func:`rows`: a dict of plain values that, like a row of ``iterrows``, knows
+    its index label as ``name`` (evidence locates key packs and issued CALs by it)."""
+
+    __slots__ = ("name",)
+
+
+def rows(frame: pd.DataFrame) -> list[Row]:
+    """The rows of ``frame`` as :class:`Row` dicts (plain values, None for every missing one),
+    in frame order: what the evidence builders and the checks read of a row, without the
+    per-row pandas Series of ``iterrows`` (a row of a mixed-dtype frame costs ~0.2 ms there)."""
+    out = []
+    for label, values in zip(frame.index.tolist(), records(frame)):
+        row = Row(values)
+        row.name = label
+        out.append(row)
+    return out
+
+
 def _row(row: Mapping, frame: str) -> dict:
     return {c: present(row.get(c)) for c in SCHEMAS[frame] if c != "source"}
 

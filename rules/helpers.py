@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-from rdsla.core.evidence import event_evidence
+from rdsla.core.evidence import event_evidence, rows
 from rdsla.core.hostnames import canonical
 from rdsla.core.model import Evidence, HostProfile
 from rdsla.rules.context import Context
@@ -29,7 +29,7 @@ def newest(df: pd.DataFrame, n: int = 5) -> pd.DataFrame:
 
 
 def events_evidence(df: pd.DataFrame, note: str = "", n: int = 5) -> list[Evidence]:
-    return [event_evidence(row, note) for _, row in newest(df, n).iterrows()]
+    return [event_evidence(row, note) for row in rows(newest(df, n))]
 
 
 def id_list(df: pd.DataFrame) -> str:
@@ -74,16 +74,15 @@ def of_catalog_keys(df: pd.DataFrame, keys) -> pd.DataFrame:
     or Remote Desktop Services apart (core.catalog data conditions). Missing provider or source
     names are None, never NA."""
     from rdsla.core.catalog import lookup
-    from rdsla.core.evidence import present
     if not len(df):
         return df
     keep = []
-    for idx, r in df.iterrows():
+    for position, r in enumerate(rows(df)):
         data = r.get("data") if isinstance(r.get("data"), dict) else {}
-        entry = lookup(present(r.get("provider")), int(r["event_id"]), data, source_name=present(r.get("source_name")))
+        entry = lookup(r.get("provider"), int(r["event_id"]), data, source_name=r.get("source_name"))
         if entry is not None and entry.key in keys:
-            keep.append(idx)
-    return df.loc[keep]
+            keep.append(position)
+    return df.iloc[keep]
 
 
 def event_names(df: pd.DataFrame) -> list[str]:

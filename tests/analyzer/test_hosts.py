@@ -188,16 +188,17 @@ def test_roles_are_inferred_once_by_the_profile_builder():
 
 
 def test_rows_of_a_host_are_the_rows_its_canonical_name_selects():
-    """analyzer.hosts._rows_of_host (issue 20): one pass of canonical names per column gives, for
-    every machine, the rows (index, order, dtypes) that comparing the mapped column would."""
-    from rdsla.analyzer.hosts import _rows_of_host
+    """analyzer.hosts._rows_by_host (issue 20): one pass over the frame gives, for every machine,
+    the rows (index labels, order, values) that comparing the mapped column would select."""
+    from rdsla.analyzer.hosts import _rows_by_host
+    from rdsla.core.evidence import records
     from rdsla.core.hostnames import canonical
     frame = make_frame("registry", [{"host": h, "key": "K", "value": str(i)} for i, h in enumerate(
         ["RDSH01", "rdsh01.contoso.com", None, "LS01", "\\\\ls01", "RDSH01", ""])]).iloc[1:]   # not from 0
-    cache: dict = {}
+    groups = _rows_by_host(frame, "host")
     for name in ("RDSH01", "LS01", "NOBODY"):
         expected = frame[frame["host"].map(canonical) == name]
-        got = _rows_of_host(frame, "host", name, cache)
-        assert got.equals(expected) and list(got.index) == list(expected.index)
-    assert _rows_of_host(frame, "host", "RDSH01", cache)["value"].tolist() == ["1", "5"]
-    assert len(cache) == 1                       # the column was read once for all machines
+        got = groups.get(name, [])
+        assert [r.name for r in got] == list(expected.index)
+        assert [dict(r) for r in got] == records(expected)
+    assert [r["value"] for r in groups["RDSH01"]] == ["1", "5"]
