@@ -20,7 +20,7 @@ import pandas as pd
 from rdsla.analyzer.bundle import Intake, open_bundle
 from rdsla.core.facts import COLLECTED_AT
 from rdsla.core.needs import Needs, union
-from rdsla.core.frames import SCHEMAS, concat_frames, empty_frame, make_frame
+from rdsla.core.frames import SCHEMAS, concat_frames, empty_frame, make_frame, string_array
 from rdsla.core.hostnames import HostResolver, canonical
 from rdsla.core.model import Analysis
 from rdsla.parsers import parser_for
@@ -246,7 +246,7 @@ def _assemble(intake: Intake, results: list[ParseResult]) -> Ingested:
             elif source.host_hint:
                 artifact_hosts[i] = resolver.add(source.host_hint)
 
-    parts: dict[str, list[pd.DataFrame]] = {name: [] for name in ("events", "registry", "keypacks", "issued")}
+    parts = {name: _Parts() for name in ("events", "registry", "keypacks", "issued")}
     ledger_rows = []
     facts: list[dict] = []
     stats: list[dict] = []
@@ -254,18 +254,20 @@ def _assemble(intake: Intake, results: list[ParseResult]) -> Ingested:
         for name, frame in result.frames.items():
             if frame is None or not len(frame):
                 continue
-            frame = frame.copy(deep=False)      # the parser's frame, no copy of its data
-            frame["source"] = pd.array([source.display] * len(frame), dtype="string")
+            frame = _conform(name, frame)
+            part = parts[name]
+            part.frames.append(frame)
+            part.sources += [source.display] * len(frame)
             if name == "events":
                 names = _canonical_or(frame.get("computer"), host)
-                frame["host"] = pd.array(names if isinstance(names, list) else [names] * len(frame), dtype="string")
+                part.columns.setdefault("host", []).extend(names if isinstance(names, list) else [names] * len(frame))
             elif name == "registry":
-                frame["host"] = pd.array([host] * len(frame), dtype="string")
+                part.columns.setdefault("host", []).extend([host] * len(frame))
             elif name in ("keypacks", "issued"):
-                frame["license_server"] = _canonical_or(frame.get("license_server"), host)
-                for value in set(frame["license_server"]) - {None}:
+                servers = _canonical_or(frame.get("license_server"), host)
+                part.columns.setdefault("license_server", []).extend(servers)
+                for value in set(servers) - {None}:
                     resolver.add(value)
-            parts[name].append(_conform(name, frame))
         for fact in result.facts:
             fact = dict(fact)
             fact.setdefault("source", source.display)
@@ -279,7 +281,7 @@ def _assemble(intake: Intake, results: list[ParseResult]) -> Ingested:
                             "records_read": result.records_read, "records_lost": result.records_lost,
                             "warnings": list(result.warnings), "size": source.size})
     ledger_rows.extend(entry.to_row() for entry in intake.ledger)
-    frames = {name: concat_frames(name, frames) for name, frames in parts.items()}
+    frames = {name: part.frame(name) for name, part in parts.items()}
     frames["issued"] = join_issued_to_keypacks(frames["issued"], frames["keypacks"])
     frames["artifacts"] = make_frame("artifacts", ledger_rows) if ledger_rows else empty_frame("artifacts")
     return Ingested(intake=intake, frames=frames, facts=facts, event_stats=stats, hosts=resolver.aliases)
@@ -287,11 +289,34 @@ def _assemble(intake: Intake, results: list[ParseResult]) -> Ingested:
 
 def _conform(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     """The frame in its schema: as it is when every column already has the schema's dtype
-    (the EVTX and registry parsers build theirs from the schema), else through make_frame."""
+    (the parsers build theirs through core.frames), else through make_frame."""
     schema = SCHEMAS[name]
+    columns = list(frame.columns)
+    if columns == list(schema) and all(str(d) == dtype for d, dtype in zip(frame.dtypes.tolist(), schema.values())):
+        return frame if isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0 \
+            and frame.index.step == 1 else frame.reset_index(drop=True)
     if all(col in frame.columns and str(frame[col].dtype) == dtype for col, dtype in schema.items()):
         return frame[list(schema)].reset_index(drop=True)
     return make_frame(name, frame)
+
+
+@dataclass
+class _Parts:
+    """One frame's parts from every artifact, and the columns the pipeline sets on them (the
+    artifact's name as ``source``, the canonical machine names): set once on the whole frame."""
+
+    frames: list = field(default_factory=list)
+    sources: list = field(default_factory=list)
+    columns: dict = field(default_factory=dict)
+
+    def frame(self, name: str) -> pd.DataFrame:
+        if not self.frames:
+            return empty_frame(name)
+        frame = concat_frames(name, self.frames) if len(self.frames) > 1 else self.frames[0].copy(deep=False)
+        frame["source"] = string_array(self.sources)
+        for col, values in self.columns.items():
+            frame[col] = string_array(values)
+        return frame
 
 
 def _folder(source: Source) -> str:
@@ -302,7 +327,17 @@ def _canonical_or(names: Optional[pd.Series], default: Optional[str]) -> list:
     """Canonical machine names of a column (NA and unnamed rows take ``default``)."""
     if names is None:
         return default
-    return [canonical(n) or default for n in names.astype(object)]
+    known: dict = {}
+    out = []
+    for n in names.astype(object):
+        if n is pd.NA or n is None:
+            out.append(default)
+            continue
+        name = known.get(n, known)
+        if name is known:
+            name = known[n] = canonical(n) or default
+        out.append(name)
+    return out
 
 
 def join_issued_to_keypacks(issued: pd.DataFrame, keypacks: pd.DataFrame) -> pd.DataFrame:

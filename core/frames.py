@@ -8,12 +8,19 @@ Reference: ../shared/DESIGN.md, section "Frames".
 """
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Iterable, Mapping
 
 if TYPE_CHECKING:
     import pandas as pd
 
 UTC_TIME = "datetime64[ns, UTC]"
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
+# pandas.Timestamp.min/max to the microsecond: the times a nanosecond column holds
+_NS_FIRST = datetime(1677, 9, 21, 0, 12, 43, 145225, tzinfo=timezone.utc)
+_NS_LAST = datetime(2262, 4, 11, 23, 47, 16, 854775, tzinfo=timezone.utc)
+_NAT = -2 ** 63
 
 SCHEMAS: dict[str, dict[str, str]] = {
     "events": {
@@ -95,7 +102,40 @@ def empty_frame(name: str) -> pd.DataFrame:
 
 
 def make_frame(name: str, rows: Iterable[Mapping] | pd.DataFrame) -> pd.DataFrame:
-    """Build a frame of schema ``name`` from row dicts (missing columns become NA)."""
+    """Build a frame of schema ``name`` from row dicts (missing columns become NA).
+
+    Each column of plain values (str, int, bool, UTC datetime, None) is built straight into its
+    array; any other column (floats, naive or non-UTC times, uint64 past 2**63, ints a float
+    column would round, mixed scalars) takes the careful coercion of a frame pandas infers from the rows, so both give
+    the same values and dtypes (tests/core/test_frames_fast.py compares them)."""
+    import pandas as pd
+    if isinstance(rows, pd.DataFrame):
+        return _make_frame_careful(name, rows)
+    rows = rows if isinstance(rows, list) else list(rows)
+    schema = SCHEMAS[name]
+    present: set = set()
+    for row in rows:
+        present.update(row)
+    if not present:
+        return empty_frame(name)
+    n = len(rows)
+    raw = None
+    arrays = {}
+    for col, dtype in schema.items():
+        if col not in present:
+            arrays[col] = _missing_array(dtype, n)
+            continue
+        array = _plain_array([row.get(col, _ABSENT) for row in rows], dtype)
+        if array is None:       # not plain: the column pandas infers from the rows, coerced
+            if raw is None:
+                raw = pd.DataFrame(rows)
+            array = _coerce(raw[col], dtype)
+        arrays[col] = array
+    return pd.DataFrame(arrays, copy=False)
+
+
+def _make_frame_careful(name: str, rows: Iterable[Mapping] | pd.DataFrame) -> pd.DataFrame:
+    """make_frame through pandas' inference of the rows and :func:`_coerce` of every column."""
     import pandas as pd
     schema = SCHEMAS[name]
     raw = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
@@ -111,12 +151,117 @@ def make_frame(name: str, rows: Iterable[Mapping] | pd.DataFrame) -> pd.DataFram
     return pd.DataFrame(out, index=range(len(raw)))
 
 
+class _Absent:
+    """A key a row lacks (pandas reads it as NaN, an explicit None as None)."""
+
+    def __repr__(self) -> str:
+        return "<absent>"
+
+
+_ABSENT = _Absent()
+_SAFE_INT = 2 ** 53          # exact through the float64 column pandas makes of ints with gaps
+_MISSING = (None, _ABSENT)
+
+
+def _plain_array(values: list, dtype: str):
+    """The array make_frame's careful path gives for these values, or None when they are not
+    plain enough to know it without pandas' inference (then that path runs)."""
+    import numpy as np
+    import pandas as pd
+    kinds = {type(v) for v in values}
+    missing = kinds & {type(None), _Absent}
+    kinds -= missing
+    if dtype == "string":
+        if kinds <= {str}:
+            return _string_array([None if v is _ABSENT else v for v in values] if _Absent in missing else values)
+        return None
+    if dtype == "Int64":
+        if kinds <= {int} and all(v in _MISSING or -_SAFE_INT <= v <= _SAFE_INT for v in values):
+            mask = np.fromiter((v in _MISSING for v in values), dtype=bool, count=len(values))
+            data = np.fromiter((0 if v in _MISSING else v for v in values), dtype="int64", count=len(values))
+            return pd.arrays.IntegerArray(data, mask)
+        return None
+    if dtype == "boolean":
+        if kinds <= {bool}:
+            mask = np.fromiter((v in _MISSING for v in values), dtype=bool, count=len(values))
+            data = np.fromiter((v is True for v in values), dtype=bool, count=len(values))
+            return pd.arrays.BooleanArray(data, mask)
+        return None
+    if dtype == UTC_TIME:
+        if kinds <= {datetime} and all(v in _MISSING or v.tzinfo is timezone.utc for v in values):
+            return _utc_array([None if v in _MISSING or not _NS_FIRST <= v <= _NS_LAST else
+                               (v - _EPOCH) // _MICROSECOND * 1000 for v in values])
+        return None
+    if dtype == "object":
+        return _object_array(values, kinds, missing)
+    return None
+
+
+def _object_array(values: list, kinds: set, missing: set):
+    """An object column as pandas infers it from row dicts and ``astype(object)`` keeps it:
+    mixed or container values stay as they are (a lacking key NaN, None None); strings with
+    gaps are a string column (every gap NaN); only None stays None, None with lacking keys NaN."""
+    import numpy as np
+    if not missing:
+        if kinds <= {str, int, bool, list, dict} and _ints_fit(values):
+            return _objects(values)
+        return None
+    if not kinds:
+        return _objects([None] * len(values) if missing == {type(None)} else [np.nan] * len(values))
+    if kinds == {str}:
+        return _objects([np.nan if v in _MISSING else v for v in values])
+    if kinds <= {str, int, bool, list, dict} and (kinds & {list, dict} or (str in kinds and len(kinds) > 1)) \
+            and _ints_fit(values):
+        return _objects([np.nan if v is _ABSENT else v for v in values])
+    return None
+
+
+def _ints_fit(values: list) -> bool:
+    return all(type(v) is not int or -2 ** 63 <= v < 2 ** 63 for v in values)
+
+
+def _objects(values: list):
+    """An object column as it is (a Series: a frame would read a bare array of str as strings)."""
+    import numpy as np
+    import pandas as pd
+    return pd.Series(np.fromiter(values, dtype=object, count=len(values)), dtype=object, copy=False)
+
+
+def _string_array(values: list):
+    """str/None values as the schema's string array (pyarrow-backed where pandas' "string"
+    dtype is, i.e. when pyarrow is installed)."""
+    import pandas as pd
+    pa = _pyarrow()
+    if pa is not None and pd.StringDtype().storage == "pyarrow":
+        return pd.arrays.ArrowStringArray(pa.array(values, type=pa.string()))
+    return pd.array(values, dtype="string")
+
+
+def _utc_array(nanoseconds: list):
+    """Nanoseconds since 1970 (None: NaT) as a ``datetime64[ns, UTC]`` array."""
+    import numpy as np
+    import pandas as pd
+    ns = np.fromiter((_NAT if v is None else v for v in nanoseconds), dtype="int64", count=len(nanoseconds))
+    return pd.array(ns.view("M8[ns]"), dtype=UTC_TIME)
+
+
+def _missing_array(dtype: str, n: int):
+    """A column no row has: all NA in its dtype (pd.NA objects in an object column)."""
+    import pandas as pd
+    if dtype == "object":
+        return _objects([pd.NA] * n)
+    if dtype == UTC_TIME:
+        return _utc_array([None] * n)
+    return _plain_array([None] * n, dtype)
+
+
 def frame_from_columns(name: str, columns: Mapping[str, "list | pd.Series"]) -> pd.DataFrame:
     """Like :func:`make_frame`, from column lists of equal length (missing columns become NA).
 
     Large frames (60,000 events) are built column by column through pyarrow where it is
     installed, which converts a list of str/int/None in C; without pyarrow, or for a column it
     refuses (mixed types, a uint64 past 2**63), make_frame's coercion gives the same result.
+    A Series already in the column's dtype is taken as it is (its coercion changes nothing).
     """
     import pandas as pd
     schema = SCHEMAS[name]
@@ -127,7 +272,15 @@ def frame_from_columns(name: str, columns: Mapping[str, "list | pd.Series"]) -> 
         if values is None:
             values = [None] * length
         out[col] = _fast_column(values, dtype)
-    return pd.DataFrame(out, index=range(length))
+    return pd.DataFrame(out, index=range(length), copy=False)
+
+
+def string_array(values: list):
+    """A list of str/None as an array of the schema's "string" dtype (other values: str())."""
+    import pandas as pd
+    if all(type(v) is str or v is None for v in values):
+        return _string_array(values)
+    return pd.array(values, dtype="string")
 
 
 def _pyarrow():
@@ -140,20 +293,29 @@ def _pyarrow():
     return pyarrow
 
 
-def _fast_column(values, dtype: str) -> pd.Series:
+def _fast_column(values, dtype: str):
+    """One column as an array (object columns as a Series: a frame reads a bare array of str
+    as strings); the frame is built from these without copying."""
     import numpy as np
     import pandas as pd
+    if isinstance(values, pd.Series):
+        if str(values.dtype) == dtype:
+            return values.reset_index(drop=True) if dtype == "object" else values.array
+        return _coerce(values, dtype)
     pa = _pyarrow()
-    if isinstance(values, pd.Series) or pa is None:
-        return _coerce(values if isinstance(values, pd.Series) else pd.Series(values, dtype="object"), dtype)
+    if pa is None:
+        plain = _plain_array(values, dtype) if dtype in ("string", "Int64") else None
+        if plain is not None:
+            return plain
+        return _coerce(pd.Series(values, dtype="object"), dtype)
     try:
         if dtype == "string":
-            return pd.Series(pd.arrays.ArrowStringArray(pa.array(values, type=pa.string())))
+            return pd.arrays.ArrowStringArray(pa.array(values, type=pa.string()))
         if dtype == "Int64":
             array = pa.array(values, type=pa.int64())
             numbers = np.asarray(array.fill_null(0).to_numpy(zero_copy_only=False), dtype="int64")
             mask = np.asarray(array.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-            return pd.Series(pd.arrays.IntegerArray(numbers, mask))
+            return pd.arrays.IntegerArray(numbers, mask)
     except (pa.ArrowException, OverflowError, TypeError, ValueError):
         pass
     if dtype == "object":
@@ -168,7 +330,9 @@ def _coerce(series: pd.Series, dtype: str) -> pd.Series:
         try:        # the common case, ISO 8601 throughout, takes pandas' fast C parser
             when = pd.to_datetime(series, utc=True, format="ISO8601")
         except (ValueError, TypeError, OverflowError):
-            when = pd.to_datetime(series, utc=True, errors="coerce", format="mixed")
+            # a column of bools (damaged input) would come back tz-naive and crash the range check below
+            when = pd.to_datetime(series.astype(object) if series.dtype == bool else series, utc=True,
+                                  errors="coerce", format="mixed")
         # FILETIME 1601 or 9999-12-31 fit pandas' coarser units but not nanoseconds: NA, not a crash
         lo, hi = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
         return when.where((when >= lo) & (when <= hi)).astype(UTC_TIME)
@@ -206,4 +370,5 @@ def concat_frames(name: str, frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     if not parts:
         return empty_frame(name)
     out = pd.concat(parts, ignore_index=True)
-    return out[list(SCHEMAS[name])]
+    columns = list(SCHEMAS[name])
+    return out if list(out.columns) == columns else out[columns]

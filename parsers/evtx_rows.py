@@ -131,11 +131,27 @@ class RowSink:
         cols["time"] = pd.to_datetime(pd.Series(cols["time"], dtype="object"), utc=True,
                                       errors="coerce", format="ISO8601")
         frame = frame_from_columns("events", cols)
+        if _in_order(frame):       # the usual log: records already in time order, nothing to move
+            return frame
         return frame.sort_values(["time", "record_id"], kind="stable", ignore_index=True)
 
     def event_stats(self) -> list[dict]:
         return [{"channel": ch, "provider": p, "event_id": e, "count": n, "relevant": r}
                 for (ch, p, e, r), n in sorted(self.stats.items(), key=_stat_order) if n > 0]
+
+
+def _in_order(frame: pd.DataFrame) -> bool:
+    """Whether a stable sort by (time, record_id) would leave every row where it is: no gaps
+    (a sort moves NaT and NA last) and each row at or after the one before it."""
+    import numpy as np
+    if len(frame) < 2:
+        return True
+    time, record = frame["time"], frame["record_id"]
+    if time.hasnans or record.hasnans:
+        return False
+    t = time.array.asi8
+    r = record.to_numpy(dtype="int64")
+    return bool(np.all((t[1:] > t[:-1]) | ((t[1:] == t[:-1]) & (r[1:] >= r[:-1]))))
 
 
 def _stat_order(item):
