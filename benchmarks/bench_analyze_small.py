@@ -1,6 +1,10 @@
 """A whole ``rdsla analyze`` of a sample bundle, the start-up target of issue 20 item 3 (< 0.8 s).
 
-    python benchmarks/bench_analyze_small.py [--runs 12] [--bundle gpo-overrides-deployment.zip]
+    python benchmarks/bench_analyze_small.py [--runs 12] [--bundle gpo-overrides-deployment.zip] [--plain-install]
+
+``--plain-install`` measures rdsla as users run it: the wheel of this tree installed with a plain
+``pip install`` (no extras, so no pyarrow: pandas then keeps strings as Python objects) in a
+temporary venv, every process started outside the checkout. Without it, this checkout's venv.
 
 Alternating R times (R >= 10), each a fresh process with its bytecode cached as an installed
 rdsla has it (a temporary PYTHONPYCACHEPREFIX, warmed by one untimed run of each command; see
@@ -33,6 +37,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=12, help="alternating runs of each command (at least 10)")
     ap.add_argument("--bundle", default="gpo-overrides-deployment.zip", help="a sample bundle's name")
+    ap.add_argument("--plain-install", action="store_true",
+                    help="measure the wheel installed without extras in a temporary venv (as users install)")
     args = ap.parse_args()
     runs = max(args.runs, 10)
     bundle = BUNDLES / args.bundle
@@ -42,6 +48,9 @@ def main() -> int:
           f"load average {os.getloadavg()[0]:.1f} at start")
     with tempfile.TemporaryDirectory(prefix="rdsla-bench-pycache-") as pycache, \
             tempfile.TemporaryDirectory(prefix="rdsla-bench-out-") as out:
+        if args.plain_install:
+            bench.PY, bench.CWD = bench.plain_install(Path(out)), Path(out)
+            print(f"  measured: the wheel installed without extras ({bench.PY})")
         bench.ENV.pop("PYTHONDONTWRITEBYTECODE", None)
         bench.ENV["PYTHONPYCACHEPREFIX"] = pycache
         analyze = [bench.PY, "-m", "rdsla", "analyze", str(bundle), "-o", f"{out}/r.html", "--json", f"{out}/f.json",

@@ -1,6 +1,6 @@
 """A whole ``rdsla analyze`` of a realistic upload against bare decoding of its logs (issue 20).
 
-    python benchmarks/bench_upload.py [--runs 3] [--skip-small] [--skip-startup] [--skip-evtx]
+    python benchmarks/bench_upload.py [--runs 3] [--skip-small] [--skip-startup] [--skip-evtx] [--plain-install]
 
 Builds, in a temporary folder (never in the repository), from the real files of
 ../shared/realdata/evtx:
@@ -32,6 +32,10 @@ Every measured process runs as an installed rdsla does: with its bytecode cached
 an installed package; a checkout under PYTHONDONTWRITEBYTECODE=1 compiles every rdsla module
 from source in every process, ~0.3 s). The cache is a temporary PYTHONPYCACHEPREFIX, warmed by
 one untimed run of each command, so nothing is written into the checkout.
+
+``--plain-install`` measures rdsla as users run it: this tree's wheel installed by a plain ``pip
+install`` (no extras: no pyarrow, so pandas keeps strings as Python objects) in a temporary venv,
+every process started outside the checkout. Without it, the interpreter running this script.
 """
 from __future__ import annotations
 
@@ -51,6 +55,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 REALDATA = Path(os.environ.get("RDSLA_SHARED", REPO.parent / "shared")) / "realdata" / "evtx"
 PY = sys.executable
+CWD = REPO                      # where the measured processes start (a plain install runs from elsewhere)
 ENV = dict(os.environ)          # the measured processes' environment (main() sets the bytecode cache)
 
 PREFIX = "Srv2012R2_StolenSzechuan_"
@@ -183,7 +188,7 @@ def whole_process(argv: list[str], memory: bool = False) -> dict:
     import resource
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
+    proc = subprocess.Popen(argv, cwd=CWD, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV)
     peak = Peak(proc.pid) if memory else None
     _, err = proc.communicate()
     wall = time.perf_counter() - t0
@@ -234,7 +239,7 @@ print(json.dumps([(name, *[t[i + 1][1][k] - t[i][1][k] for k in range(3)]) for i
 
 
 def stages(upload: Path) -> list:
-    out = subprocess.run([PY, "-c", STAGES, str(upload)], capture_output=True, text=True, check=True, cwd=REPO,
+    out = subprocess.run([PY, "-c", STAGES, str(upload)], capture_output=True, text=True, check=True, cwd=CWD,
                          env=ENV)
     return json.loads(out.stdout)
 
@@ -288,6 +293,18 @@ def bench_upload(label: str, upload: Path, runs: int, target: bool) -> None:
           f"{statistics.median(r['cpu'] for r in bares) / (serial + parse):.2f}x")
 
 
+def plain_install(where: Path) -> str:
+    """A venv in ``where`` holding this tree's wheel and its required dependencies only; its python."""
+    wheels, venv = where / "wheel", where / "venv"
+    subprocess.run([sys.executable, "-m", "build", "--wheel", "--outdir", str(wheels), str(REPO)],
+                   check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    subprocess.run([python, "-m", "pip", "install", "-q", *map(str, wheels.glob("*.whl"))], check=True,
+                   capture_output=True)
+    return python
+
+
 def bench_startup(runs: int) -> None:
     print("\n== start-up (whole process)")
     bundle = REPO / "sample_data" / "bundles" / "gpo-overrides-deployment.zip"
@@ -308,7 +325,7 @@ def bench_startup(runs: int) -> None:
             check = PY, "-c", ("import sys, runpy; sys.argv = " + repr(["rdsla", *argv[3:]]) +
                                "\ntry:\n    runpy.run_module('rdsla', run_name='__main__')\nexcept SystemExit:\n    pass\n"
                                "print('pandas' in sys.modules, file=sys.stderr)")
-            pandas = subprocess.run(list(check), capture_output=True, text=True, cwd=REPO, check=False,
+            pandas = subprocess.run(list(check), capture_output=True, text=True, cwd=CWD, check=False,
                                     env=ENV).stderr.strip().splitlines()[-1:]
             print(f"  {label:<44} {spread(walls)}  (target < {limit} s; pandas imported: {pandas[0] if pandas else '?'})")
             print(f"  {'':<44} CPU {spread(cpus)}")
@@ -339,7 +356,7 @@ print(json.dumps(best))
 
 def bench_evtx_ratios() -> None:
     path = REALDATA / SYSTEM
-    out = subprocess.run([PY, "-c", EVTX_RATIOS, str(path)], capture_output=True, text=True, check=True, cwd=REPO,
+    out = subprocess.run([PY, "-c", EVTX_RATIOS, str(path)], capture_output=True, text=True, check=True, cwd=CWD,
                          env=ENV)
     best = json.loads(out.stdout)
     print(f"\n== issue 4 in-process ratios on {path.name} (best of 4 in one process; retired targets 0.8x / 0.3x, "
@@ -358,12 +375,18 @@ def main() -> int:
     ap.add_argument("--skip-startup", action="store_true")
     ap.add_argument("--skip-evtx", action="store_true")
     ap.add_argument("--keep", type=Path, help="build the uploads here and keep them (reused when present)")
+    ap.add_argument("--plain-install", action="store_true",
+                    help="measure the wheel installed without extras in a temporary venv (as users install)")
     args = ap.parse_args()
     if not (REALDATA / SYSTEM).is_file():
         print(f"{REALDATA} is absent: nothing to measure")
         return 0
     print(f"rdsla bench_upload: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
     pycache = tempfile.TemporaryDirectory(prefix="rdsla-bench-pycache-")
+    if args.plain_install:
+        global PY, CWD
+        PY, CWD = plain_install(Path(pycache.name)), Path(pycache.name)
+        print(f"measured: the wheel installed without extras ({PY})")
     ENV.pop("PYTHONDONTWRITEBYTECODE", None)
     ENV["PYTHONPYCACHEPREFIX"] = pycache.name
     tmp = None
