@@ -182,10 +182,26 @@ def any_free(rows: Union[pd.DataFrame, Iterable[Mapping]]) -> Optional[bool]:
     return None if seen_unknown else False
 
 
+def permanent(kp: pd.DataFrame) -> pd.DataFrame:
+    """Purchased packs: not built-in, not temporary (those two carry the unlimited sentinels,
+    RDS_LICENSING.md 3.1, and never satisfy a session host for good). ``kp`` itself when every
+    pack is purchased (no row is copied); a missing flag counts as not set."""
+    if not len(kp):
+        return kp
+    keep = [i for i, (builtin, temporary) in enumerate(zip(kp["builtin"].tolist(), kp["temporary"].tolist()))
+            if not _flag(builtin) and not _flag(temporary)]
+    return kp if len(keep) == len(kp) else kp.iloc[keep]
+
+
+def _flag(value: Any) -> bool:
+    return value is not None and not _is_na(value) and bool(value)
+
+
 def _rows(rows: Union[pd.DataFrame, Iterable[Mapping]]) -> Iterable[Mapping]:
     import pandas as pd
     if isinstance(rows, pd.DataFrame):
-        return (r for _, r in rows.iterrows())
+        from rdsla.core.evidence import rows as frame_rows
+        return frame_rows(rows)
     return rows
 
 

@@ -47,37 +47,54 @@ class Bundle:
         self._by_license_server: dict[tuple, pd.DataFrame] = {}
         self._counts: Counter = Counter()
         self._rows: dict = {}
+        self._legacy_at: list[int] = []       # legacy id (-1: none) of each row of self.events
+        self._empty: Optional[pd.DataFrame] = None
         if ev is None or not len(ev):
             self.events = ev if ev is not None else pd.DataFrame()
         else:
             ev = ev.copy(deep=False)          # columns are added, none is changed
             pairs = list(zip(ev["provider"].tolist(), ev["source_name"].tolist()))
             family_of = {pair: catalog.family_of(*pair) for pair in set(pairs)}     # once per distinct source
-            ev["_family"] = [family_of[pair] for pair in pairs]
-            legacy = ev["legacy_event_id"].astype("Int64")
-            eid = ev["event_id"].astype("Int64")
-            manifest = (ev["_family"] == "rcm") & (eid >= MANIFEST_BASE)
-            derived = eid.where(~manifest, eid - MANIFEST_BASE)
-            ev["_legacy"] = legacy.fillna(derived)
+            families = [family_of[pair] for pair in pairs]
+            ev["_family"] = families
+            # the legacy id (RDS_LICENSING.md 1.2): the recorded one, else the event id, less
+            # MANIFEST_BASE for an RCM manifest id (50280 is 1128); NA when neither is known
+            legacy_ids = []
+            for legacy, eid, family in zip(ev["legacy_event_id"].astype("Int64").tolist(),
+                                           ev["event_id"].astype("Int64").tolist(), families):
+                if legacy is pd.NA and eid is not pd.NA:
+                    legacy = eid - MANIFEST_BASE if family == "rcm" and eid >= MANIFEST_BASE else eid
+                legacy_ids.append(legacy)
+            ev["_legacy"] = pd.array(legacy_ids, dtype="Int64")
             spellings = ev["host"].dropna().unique()     # canonical() once per spelling, not per row
             ev["_host"] = ev["host"].map({h: canonical(h) if isinstance(h, str) else None for h in spellings})
             ev = ev.sort_values("time", kind="stable")
             self.events = ev
-            # groups and counts per (host, family) and legacy id, made once: rules ask "any ..."
-            # and "which ..." of the same groups again and again
-            host_key = ev["_host"].fillna("")
-            self._rows = ev.groupby([host_key, ev["_family"]], sort=False).indices
-            sizes = ev.groupby([host_key, ev["_family"], ev["_legacy"].fillna(-1)], sort=False).size()
-            self._counts.update({(h, f, int(i)): int(n) for (h, f, i), n in sizes.items()})
+            # groups and counts per (host, family) and legacy id, made once in one pass: rules ask
+            # "any ..." and "which ..." of the same groups again and again
+            rows: dict[tuple, list[int]] = {}
+            for i, (host, family, legacy) in enumerate(zip(ev["_host"].tolist(), ev["_family"].tolist(),
+                                                           ev["_legacy"].tolist())):
+                host = host if isinstance(host, str) else ""
+                legacy = -1 if legacy is pd.NA else int(legacy)
+                rows.setdefault((host, family), []).append(i)
+                self._legacy_at.append(legacy)
+                self._counts[(host, family, legacy)] += 1
+            self._rows = rows
         reg = self.frames.get("registry")
-        self.registry_hosts = set(reg["host"].dropna().map(canonical)) if reg is not None and len(reg) else set()
+        self.registry_hosts = {canonical(h) for h in reg["host"].dropna().tolist()} \
+            if reg is not None and len(reg) else set()
         art = self.frames.get("artifacts")
+        self._artifact_rows: dict[str, list[int]] = {}
         self._artifacts_by_host: dict[str, pd.DataFrame] = {}
         self._evtx_hosts: set = set()
         if art is not None and len(art):
-            art = art.assign(_host=art["host"].map(lambda h: canonical(h) if isinstance(h, str) else None))
-            self._artifacts_by_host = {h: grp for h, grp in art.groupby("_host", sort=False)}
-            self._evtx_hosts = set(art.loc[art["kind"] == "evtx", "_host"].dropna())
+            for i, (host, kind) in enumerate(zip(art["host"].tolist(), art["kind"].tolist())):
+                host = canonical(host) if isinstance(host, str) else None
+                if host is not None:
+                    self._artifact_rows.setdefault(host, []).append(i)
+                    if kind == "evtx":
+                        self._evtx_hosts.add(host)
         self._artifacts = art
         self.hosts = {h.name: h for h in analysis.hosts}
         self._session_hosts: Optional[list] = None
@@ -102,6 +119,20 @@ class Bundle:
             self._groups[key] = hit
         return hit
 
+    def positions(self, host: Optional[str], family: str, ids: Iterable[int]) -> list[int]:
+        """Row positions in ``events`` of a host (None: every host), a family and legacy ids, in
+        order: from the groups made once, so a selection is one take of the frame."""
+        ids = set(ids)
+        keys = [(host, family)] if host is not None else [k for k in self._rows if k[1] == family]
+        found = [p for k in keys for p in self._rows.get(k, ()) if self._legacy_at[p] in ids]
+        return found if host is not None else sorted(found)
+
+    def empty(self) -> pd.DataFrame:
+        """No events, with the columns of ``events`` (made once)."""
+        if self._empty is None:
+            self._empty = self.events.iloc[0:0]
+        return self._empty
+
     def count(self, host: Optional[str], family: Optional[str], ids: Iterable[int] = ()) -> int:
         """How many events of a host and/or family (and legacy ids) there are: from the counts
         made once, no frame is scanned."""
@@ -118,7 +149,10 @@ class Bundle:
         art = self._artifacts
         if art is None or not len(art):
             return pd.DataFrame(columns=["path", "kind", "host", "status"])
-        return self._artifacts_by_host.get(host, art.iloc[0:0])
+        hit = self._artifacts_by_host.get(host)
+        if hit is None:
+            hit = self._artifacts_by_host[host] = art.iloc[self._artifact_rows.get(host, [])]
+        return hit
 
 
 class Context:
@@ -182,11 +216,8 @@ class Context:
         key = (name, family, frozenset(ids))
         hit = self.bundle._selections.get(key)
         if hit is None:        # each selection is made once per analysis (rules ask the same)
-            if not self.bundle.count(name, family, ids):
-                hit = ev.iloc[0:0]
-            else:
-                group = self.bundle.events_of(name, family)
-                hit = group[group["_legacy"].isin(ids)]
+            positions = self.bundle.positions(name, family, ids)
+            hit = ev.iloc[positions] if positions else self.bundle.empty()
             self.bundle._selections[key] = hit
         return hit.copy(deep=False)         # a rule that adds a column changes only its copy
 
@@ -315,13 +346,13 @@ class Context:
         """The rows of ``events`` inside the current window (what can be today's cause)."""
         if not len(events):
             return events
-        return events[events["time"] >= self.since]
+        return _where(events, (events["time"] >= self.since).to_numpy())
 
     def history(self, events: pd.DataFrame) -> pd.DataFrame:
         """The rows older than the window: shown on the timeline, never today's cause."""
         if not len(events):
             return events
-        return events[events["time"] < self.since]
+        return _where(events, (events["time"] < self.since).to_numpy())
 
     def success_after(self, sh: HostProfile, when) -> list[Evidence]:
         """Evidence that licensing worked for session host ``sh`` after ``when``: a CAL issued
@@ -412,6 +443,16 @@ class Context:
         who = f" for {self.host.name}" if self.host else ""
         return self._finding("not_checked", collect=collect,
                              summary=summary or f"Not checked{who}: an artifact it needs is missing.")
+
+
+def _where(frame: pd.DataFrame, mask) -> pd.DataFrame:
+    """``frame[mask]``, without copying a row when the mask keeps all or none of them (the usual
+    answer of "current or history" for one host's events)."""
+    if mask.all():
+        return frame
+    if not mask.any():
+        return frame.iloc[0:0]
+    return frame[mask]
 
 
 @lru_cache(maxsize=4096)

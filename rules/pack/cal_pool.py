@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-from rdsla.core.cal_counts import CalCount, any_free, pack_counts, pool_counts
+from rdsla.core.cal_counts import CalCount, any_free, pack_counts, permanent, pool_counts
 from rdsla.rules.api import RuleMeta, events_evidence, id_list, issued_evidence, keypack_evidence, rule
 from rdsla.rules.compat import license_server_accepts, session_host_accepts
 
@@ -17,16 +17,6 @@ SEED_CALS = "seed article: Check the RD Licensing configuration (a CAL for each 
 SEED_TYPE = "seed article: 3. Make sure that you're using the appropriate type of RDS CAL"
 MS_CALS = "https://learn.microsoft.com/windows-server/remote/remote-desktop-services/rds-client-access-license"
 TYPE_LABEL = {"per_user": "Per User", "per_device": "Per Device"}
-
-
-def permanent(kp: pd.DataFrame) -> pd.DataFrame:
-    """Purchased packs: not built-in, not temporary (those two carry the unlimited sentinels,
-    RDS_LICENSING.md 3.1, and never satisfy a session host for good)."""
-    if not len(kp):
-        return kp
-    builtin = kp["builtin"].fillna(False).astype(bool)
-    temporary = kp["temporary"].fillna(False).astype(bool)
-    return kp[~builtin & ~temporary]
 
 
 def usable(row, types: set, sh_versions: list, ls_version) -> bool:
