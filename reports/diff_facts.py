@@ -20,7 +20,6 @@ from typing import Optional
 
 import pandas as pd
 from rdsla.core import catalog
-from rdsla.core.cal_counts import pool_counts
 
 CURRENT_DAYS = 7
 
@@ -36,58 +35,80 @@ def _iso(value) -> Optional[str]:
     return pd.Timestamp(value).isoformat()
 
 
-def cal_pool(keypacks: pd.DataFrame, issued: Optional[pd.DataFrame] = None) -> list[dict]:
-    """The key packs grouped by (license server, CAL version, type), counts as pool sums."""
-    if keypacks is None or not len(keypacks):
-        return []
-    issued_counts: dict[tuple, int] = {}
-    if issued is not None and len(issued):
-        grp = issued.groupby([issued["license_server"].fillna(""), issued["cal_version"].fillna(""),
-                              issued["cal_type"].fillna("")], dropna=False).size()
-        issued_counts = {k: int(v) for k, v in grp.items()}
-    kp = keypacks.assign(_ls=keypacks["license_server"].fillna(""), _ver=keypacks["cal_version"].fillna(""),
-                         _type=keypacks["cal_type"].fillna(""))
-    rows = []
-    for (ls, ver, typ), g in kp.groupby(["_ls", "_ver", "_type"], sort=True):
-        counts = pool_counts(g)
-        expires = g["expires"].dropna()
-        rows.append({
-            "license_server": ls or None, "cal_version": ver or None, "cal_type": typ or None, "packs": len(g),
-            "keypack_ids": sorted({str(k) for k in g["keypack_id"].dropna()}),
-            "total": counts.total.to_json(), "issued": counts.issued.to_json(),
-            "available": counts.available.to_json(),
-            "builtin": bool(g["builtin"].fillna(False).any()), "temporary": bool(g["temporary"].fillna(False).any()),
-            "expires": _iso(expires.min()) if len(expires) else None,
-            "issued_rows": issued_counts.get((ls, ver, typ), 0),
-        })
-    return rows
+def cal_pool(keypacks: pd.DataFrame, issued: Optional[pd.DataFrame] = None, groups: Optional[list] = None) -> list[dict]:
+    """The key packs grouped by (license server, CAL version, type), counts as pool sums
+    (``reports.view_calpool.pool_groups``, or ``groups`` when already built)."""
+    from rdsla.reports.view_calpool import pool_groups
+    return [{
+        "license_server": g.license_server or None, "cal_version": g.cal_version or None, "cal_type": g.cal_type or None,
+        "packs": g.packs, "keypack_ids": g.keypack_ids,
+        "total": g.counts.total.to_json(), "issued": g.counts.issued.to_json(), "available": g.counts.available.to_json(),
+        "builtin": g.builtin, "temporary": g.temporary, "expires": _iso(g.expires) if g.expires is not None else None,
+        "issued_rows": g.issued_rows,
+    } for g in (pool_groups(keypacks, issued) if groups is None else groups)]
 
 
 def event_counts(events: pd.DataFrame, as_of: datetime, current_days: float = CURRENT_DAYS) -> list[dict]:
-    """Licensing events per (host, legacy event id, provider): total, current window, first, last."""
+    """Licensing events per (host, legacy event id, provider): total, current window, first, last.
+
+    Grouped with numpy over the rows; Python runs once per group (the JSON rows)."""
     if events is None or not len(events):
         return []
-    provider = events["provider"].fillna(events["source_name"]).fillna("")
+    import numpy as np
     legacy = events["legacy_event_id"].fillna(events["event_id"])
-    frame = pd.DataFrame({"host": events["host"].fillna(""), "event_id": legacy, "provider": provider,
-                          "source_name": events["source_name"].fillna(""), "level": events["level"],
-                          "time": events["time"]})
-    frame = frame[frame["event_id"].notna()]
+    rows_kept = np.flatnonzero(legacy.notna().to_numpy(dtype=bool))
+    if not len(rows_kept):
+        return []
+    host = events["host"].fillna("").to_numpy(dtype=object)[rows_kept]
+    provider = events["provider"].fillna(events["source_name"]).fillna("").to_numpy(dtype=object)[rows_kept]
+    source_name = events["source_name"].fillna("").to_numpy(dtype=object)[rows_kept]
+    event_id = legacy.to_numpy(dtype=object)[rows_kept]
+    times = events["time"]
     since = pd.Timestamp(as_of) - pd.Timedelta(timedelta(days=current_days))
     now = pd.Timestamp(as_of)
-    frame = frame.assign(_current=(frame["time"] >= since) & (frame["time"] <= now))
+    current = ((times >= since) & (times <= now)).fillna(False).to_numpy(dtype=bool)[rows_kept]
+    missing_time = times.isna().to_numpy(dtype=bool)[rows_kept]
+    ns = times.to_numpy(dtype="datetime64[ns]").view("int64")[rows_kept]
+    level = events["level"].to_numpy(dtype=object, na_value=None)[rows_kept]
+    level = np.fromiter((x if x is not None and 1 <= int(x) <= 4 else 9 for x in level.tolist()), dtype=np.int64,
+                        count=len(rows_kept))
+    codes = _pair(_pair(_codes(host), _codes(event_id)), _codes(provider))
+    order = np.argsort(codes, kind="stable")
+    groups, first_row = np.unique(codes, return_index=True)
+    start = np.searchsorted(codes[order], groups)
+    big, small = np.iinfo(np.int64).max, np.iinfo(np.int64).min
+    first = np.minimum.reduceat(np.where(missing_time, big, ns)[order], start)
+    last = np.maximum.reduceat(np.where(missing_time, small, ns)[order], start)
+    level_min = np.minimum.reduceat(level[order], start)
+    count = np.bincount(codes)
+    n_current = np.bincount(codes, weights=current).astype(np.int64)
+    tz = getattr(times.dt, "tz", None)
+
+    def when(value: int, none: int) -> Optional[str]:
+        return None if value == none else pd.Timestamp(int(value), tz="UTC").tz_convert(tz).isoformat() if tz \
+            else pd.Timestamp(int(value)).isoformat()
     rows = []
-    for (host, eid, prov), g in frame.groupby(["host", "event_id", "provider"], sort=True):
-        eid = int(eid)
-        entry = catalog.lookup(prov, eid, source_name=(g["source_name"].iloc[0] or None))
+    for g in sorted(groups.tolist(), key=lambda g: (host[first_row[g]], int(event_id[first_row[g]]),
+                                                      provider[first_row[g]])):
+        i = first_row[g]
+        eid, prov = int(event_id[i]), provider[i]
+        entry = catalog.lookup(prov, eid, source_name=(source_name[i] or None))
         if entry is None and eid < catalog.MANIFEST_BASE:
             entry = catalog.lookup(prov, eid + catalog.MANIFEST_BASE)
-        levels = [int(x) for x in g["level"].dropna() if 1 <= int(x) <= 4]
-        times = g["time"].dropna()
         rows.append({
-            "host": host or None, "event_id": eid, "provider": prov or None, "key": entry.key if entry else None,
-            "level": min(levels) if levels else None, "count": int(len(g)),
-            "current": int(g["_current"].fillna(False).sum()),
-            "first": _iso(times.min()) if len(times) else None, "last": _iso(times.max()) if len(times) else None,
+            "host": host[i] or None, "event_id": eid, "provider": prov or None, "key": entry.key if entry else None,
+            "level": int(level_min[g]) if level_min[g] != 9 else None, "count": int(count[g]),
+            "current": int(n_current[g]), "first": when(first[g], big), "last": when(last[g], small),
         })
     return rows
+
+
+def _codes(values):
+    """Codes of values in order of first appearance (a missing value is one value)."""
+    import numpy as np
+    return pd.factorize(values, sort=False, use_na_sentinel=False)[0].astype(np.int64, copy=False)
+
+
+def _pair(a, b):
+    """Codes of the pairs of two code arrays, in order of first appearance."""
+    return _codes(a * (int(b.max()) + 1) + b)

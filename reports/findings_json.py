@@ -50,10 +50,11 @@ def findings_document(analysis: Analysis) -> dict:
 
 
 def _diff_facts(analysis: Analysis) -> dict:
+    from rdsla.reports import view_shared
     from rdsla.reports.diff_facts import CURRENT_DAYS, cal_pool, event_counts
     frames = analysis.frames
     days = getattr(analysis, "window_days", None) or CURRENT_DAYS        # analyze --window
-    return {"cal_pool": cal_pool(frames["keypacks"], frames["issued"]),
+    return {"cal_pool": cal_pool(frames["keypacks"], frames["issued"], view_shared.pool_groups(analysis)),
             "event_counts": event_counts(frames["events"], analysis.as_of, days), "current_days": days}
 
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 import re
 
 from rdsla.core.model import Analysis
-from rdsla.reports.view_evidence import EventIndex
-from rdsla.reports.view_findings import findings_view, verdict_view
+from rdsla.reports import view_shared
+from rdsla.reports.view_findings import findings_view
 from rdsla.reports.view_format import fmt_time, text
 from rdsla.reports.view_hosts import host_view
-from rdsla.reports.view_paths import chain_view, chained, paths_view
-from rdsla.reports.view_ingest import artifacts_view
-from rdsla.reports.view_asks import asks as ask_groups, skipped_view
+from rdsla.reports.view_paths import chain_view, paths_view, report_verdict
+from rdsla.reports.view_asks import asks_and_skipped
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~<>&])")
 _LINE_START = re.compile(r"^(\d*)([#+=.)-])")
@@ -69,12 +68,13 @@ def _paths(analysis: Analysis) -> list[str]:
 
 
 def render(analysis: Analysis) -> str:
-    verdict = verdict_view(analysis)
-    verdict["others"] = [c for c in verdict["others"] if (c["rule_id"], c["host"]) not in chained(analysis)]
-    index = EventIndex(analysis.frames["events"], [e for f in analysis.findings for e in f.evidence])
-    findings = findings_view(analysis, index)
-    out: list[str] = []
+    verdict = report_verdict(analysis)
     top = verdict["top"]
+    top_rule = top["rule_id"] if top else None
+    # the evidence tables of the top cause's findings only: the summary shows no other
+    findings = findings_view(analysis, view_shared.event_index(analysis),
+                             evidence_for=lambda f: f.state == "detected" and text(f.rule_id) == top_rule)
+    out: list[str] = []
     if top is None and verdict.get("state") == "inconclusive":
         out.append("## RDS licensing: no root cause found; not enough collected")
         out.append("")
@@ -146,7 +146,7 @@ def render(analysis: Analysis) -> str:
         out.append("")
         out.append("_none: collected and not set; unknown: not collected or not stated; —: does not apply (not a "
                    "session host)._")
-    asks = ask_groups(analysis)
+    asks, skipped = asks_and_skipped(analysis)
     if asks:
         out += ["", "**Ask the customer for**", ""]
         for g in asks:
@@ -156,10 +156,9 @@ def render(analysis: Analysis) -> str:
                     f" (for more checks: {', '.join(code(r) for r in i['rules'])})" if i["rules"] else ""
                 out.append(f"  - {md(i['label'])}{why}" + (f": {code(i['command'])}" if i["command"] else "")
                            + (f" ({md(i['note'])})" if i.get("note") else ""))
-    skipped = skipped_view(analysis)
     if skipped:
         out += ["", "Not asked from: " + "; ".join(f"{md(x['host'])} ({md(x['reason'])})" for x in skipped) + "."]
-    art = artifacts_view(analysis.frames["artifacts"])
+    art = view_shared.artifacts(analysis)
     bad = [a for a in art if a["status"] not in ("ok", "") or a["records_lost"]]
     out += ["", f"_{len(art)} file(s) read, {len(bad)} with problems; as of {fmt_time(analysis.as_of)} "
                 f"({md(analysis.as_of_origin)}); rdsla offline analysis._"]

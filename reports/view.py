@@ -7,30 +7,26 @@ never the wall clock.
 from __future__ import annotations
 
 from rdsla.core.model import Analysis
+from rdsla.reports import view_shared
 from rdsla.reports.view_format import EVENT_ROW_CAP, fmt_time, text
-from rdsla.reports.view_evidence import EventIndex
-from rdsla.reports.view_findings import findings_view, ticket_text, verdict_view
+from rdsla.reports.view_findings import findings_view, ticket_text
 from rdsla.reports.view_hosts import host_view
 from rdsla.reports.view_calpool import compat_document, keypack_rows, matrices_view
-from rdsla.reports.view_ingest import artifacts_view
-from rdsla.reports.view_asks import asks as ask_groups, asks_text, skipped_view
+from rdsla.reports.view_asks import asks_and_skipped, asks_text
 from rdsla.reports.view_events import cited_events, events_view
-from rdsla.reports.view_paths import chain_line, chain_view, chained, paths_lines, paths_view
+from rdsla.reports.view_paths import chain_line, chain_view, paths_lines, paths_view, report_verdict
 
 
 def build(analysis: Analysis, event_cap: int = EVENT_ROW_CAP) -> dict:
     """The full view model of one analysis."""
     from rdsla.reports import timeline_svg
 
-    all_evidence = [ev for f in analysis.findings for ev in f.evidence]
-    index = EventIndex(analysis.frames["events"], all_evidence)
-    verdict = verdict_view(analysis)
-    verdict["others"] = [c for c in verdict["others"] if (c["rule_id"], c["host"]) not in chained(analysis)]
+    index = view_shared.event_index(analysis)       # also the Markdown summary's
+    verdict = report_verdict(analysis)
     findings = findings_view(analysis, index)
     doc = compat_document()
-    art = analysis.frames["artifacts"]
-    artifacts = artifacts_view(art)
-    asks = ask_groups(analysis)
+    artifacts = view_shared.artifacts(analysis)       # also the Markdown summary's
+    asks, not_asked = asks_and_skipped(analysis)
     counts = {}
     for f in findings:
         counts[f["state"]] = counts.get(f["state"], 0) + 1
@@ -41,14 +37,15 @@ def build(analysis: Analysis, event_cap: int = EVENT_ROW_CAP) -> dict:
         "paths": paths_view(analysis), "chain": chain_view(analysis),
         "findings": findings, "finding_counts": counts,
         "hosts": [host_view(h, analysis.as_of) for h in analysis.hosts],
-        "keypacks": keypack_rows(analysis.frames["keypacks"], analysis.frames["issued"]),
+        "keypacks": keypack_rows(analysis.frames["keypacks"], analysis.frames["issued"],
+                                 view_shared.pool_groups(analysis)),
         "issued_total": len(analysis.frames["issued"]),
         "compat_available": doc is not None, "matrices": matrices_view(analysis, doc),
         "timeline": timeline_svg.layout(analysis),
         "artifacts": artifacts,
         "records_lost": sum(a["records_lost"] for a in artifacts),
         "not_checked": [f for f in findings if f["state"] == "not_checked"],
-        "asks": asks, "asks_text": asks_text(asks), "not_asked": skipped_view(analysis),
+        "asks": asks, "asks_text": asks_text(asks), "not_asked": not_asked,
         "events": events_view(analysis.frames["events"], cited_events(analysis, index), event_cap, index.groups()),
     }
 

@@ -220,4 +220,10 @@ def asks_text(groups: list[dict]) -> str:
 def skipped_view(analysis: Analysis) -> list[dict]:
     """The license servers something would have been asked from but is not, with why (shown
     under the list, so that the engineer sees the omission is deliberate)."""
-    return [{"host": text(name), "reason": text(reason)} for name, reason in _asks(analysis)[1].items()]
+    return asks_and_skipped(analysis)[1]
+
+
+def asks_and_skipped(analysis: Analysis) -> tuple[list[dict], list[dict]]:
+    """(:func:`asks`, :func:`skipped_view`) from one pass over the findings."""
+    groups, suppressed = _asks(analysis)
+    return groups, [{"host": text(name), "reason": text(reason)} for name, reason in suppressed.items()]

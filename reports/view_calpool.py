@@ -3,43 +3,89 @@
 Part of the report view model (``reports.view`` assembles it)."""
 from __future__ import annotations
 
-from typing import Optional
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Optional
 
 import pandas as pd
-from rdsla.core.cal_counts import pool_counts
+from rdsla.core.cal_counts import PackCounts, pool_counts
 from rdsla.core.model import Analysis
-from rdsla.reports.view_format import CAL_TYPES, fmt_time, text, version_label
+from rdsla.reports.view_format import CAL_TYPES, fmt_time, is_missing, text, version_label
 
 
-def keypack_rows(keypacks: pd.DataFrame, issued: pd.DataFrame) -> list[dict]:
-    """Key packs grouped by license server, CAL version and type. Counts are core.cal_counts'
-    pool sums (a number, "unlimited" or "unknown", never a null read as either), so the table
-    says what the rules saw."""
-    if not len(keypacks):
+@dataclass
+class PoolGroup:
+    """The key packs of one license server, CAL version and CAL type ('' where the pack does not
+    say): what the report's CAL table and findings.json's ``cal_pool`` show of them."""
+    license_server: str
+    cal_version: str
+    cal_type: str
+    packs: int
+    counts: PackCounts                 # core.cal_counts' pool sums
+    builtin: bool
+    temporary: bool
+    expires: Any                       # the earliest expiry (a Timestamp), None when no pack says
+    keypack_ids: list[str]
+    status: list[str]
+    sources: list[str]
+    issued_rows: int                   # issued-CAL records of the same server, version and type
+
+
+def pool_groups(keypacks: pd.DataFrame, issued: Optional[pd.DataFrame] = None) -> list[PoolGroup]:
+    """Key packs grouped by license server, CAL version and type (sorted). Counts are
+    core.cal_counts' pool sums (a number, "unlimited" or "unknown", never a null read as either),
+    so both views say what the rules saw."""
+    if keypacks is None or not len(keypacks):
         return []
-    issued_counts: dict[tuple, int] = {}
-    if len(issued):
-        grp = issued.groupby([issued["license_server"].fillna(""), issued["cal_version"].fillna(""),
-                              issued["cal_type"].fillna("")], dropna=False).size()
-        issued_counts = {k: int(v) for k, v in grp.items()}
+    issued_counts: Counter = Counter()
+    if issued is not None and len(issued):
+        issued_counts.update(zip(*(_filled(issued, c) for c in _KEYS)))
+    members: dict[tuple, list[int]] = {}
+    for i, key in enumerate(zip(*(_filled(keypacks, c) for c in _KEYS))):
+        members.setdefault(key, []).append(i)
+    counted = [c for c in ("unlimited", "total", "issued", "available") if c in keypacks]
+    records = keypacks[counted].to_dict("records")
+    flags = {c: keypacks[c].fillna(False).to_numpy(dtype=bool) for c in ("builtin", "temporary")}
+    column = {c: keypacks[c].tolist() if c in keypacks else [None] * len(keypacks)
+              for c in ("expires", "keypack_id", "status", "source")}
+    out = []
+    for key in sorted(members):
+        rows = members[key]
+        expires = [v for v in (column["expires"][i] for i in rows) if not is_missing(v)]
+        out.append(PoolGroup(
+            *key, packs=len(rows), counts=pool_counts(records[i] for i in rows),
+            builtin=bool(flags["builtin"][rows].any()), temporary=bool(flags["temporary"][rows].any()),
+            expires=min(expires) if expires else None,
+            keypack_ids=_distinct(column["keypack_id"], rows, str), status=_distinct(column["status"], rows, text),
+            sources=_distinct(column["source"], rows, text), issued_rows=issued_counts.get(key, 0)))
+    return out
+
+
+_KEYS = ("license_server", "cal_version", "cal_type")
+
+
+def _filled(frame: pd.DataFrame, name: str) -> list:
+    return frame[name].fillna("").tolist()
+
+
+def _distinct(values: list, rows: list[int], form) -> list[str]:
+    return sorted({form(values[i]) for i in rows if not is_missing(values[i])})
+
+
+def keypack_rows(keypacks: pd.DataFrame, issued: pd.DataFrame, groups: Optional[list[PoolGroup]] = None) -> list[dict]:
+    """The CAL table: one row per :func:`pool_groups` group (``groups`` when already built)."""
     rows = []
-    kp = keypacks.assign(_ls=keypacks["license_server"].fillna(""), _ver=keypacks["cal_version"].fillna(""),
-                         _type=keypacks["cal_type"].fillna(""))
-    for (ls, ver, typ), g in kp.groupby(["_ls", "_ver", "_type"], sort=True):
-        counts = pool_counts(g)
-        builtin = bool(g["builtin"].fillna(False).any())
-        temporary = bool(g["temporary"].fillna(False).any())
-        expires = g["expires"].dropna()
+    for g in (pool_groups(keypacks, issued) if groups is None else groups):
+        counts, ver, typ = g.counts, g.cal_version, g.cal_type
         rows.append({
-            "license_server": ls, "cal_version": version_label(ver) if ver else ("built-in" if builtin else "unknown"),
-            "cal_type": CAL_TYPES.get(typ, typ) or "unknown", "packs": len(g),
+            "license_server": g.license_server,
+            "cal_version": version_label(ver) if ver else ("built-in" if g.builtin else "unknown"),
+            "cal_type": CAL_TYPES.get(typ, typ) or "unknown", "packs": g.packs,
             "total": str(counts.total), "issued": str(counts.issued), "available": str(counts.available),
-            "exhausted": counts.available.has_free() is False and not builtin,
-            "flags": ", ".join(x for x, on in (("built-in", builtin), ("temporary", temporary)) if on),
-            "expires": fmt_time(expires.min()) if len(expires) else "",
-            "status": ", ".join(sorted({text(s) for s in g["status"].dropna()})),
-            "sources": sorted({text(s) for s in g["source"].dropna()}),
-            "issued_rows": issued_counts.get((ls, ver, typ), 0),
+            "exhausted": counts.available.has_free() is False and not g.builtin,
+            "flags": ", ".join(x for x, on in (("built-in", g.builtin), ("temporary", g.temporary)) if on),
+            "expires": fmt_time(g.expires) if g.expires is not None else "",
+            "status": ", ".join(g.status), "sources": g.sources, "issued_rows": g.issued_rows,
         })
     return rows
 

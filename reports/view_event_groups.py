@@ -73,7 +73,6 @@ class EventGroups:
     """The events frame grouped; ``cited`` holds (source, record_id) of evidence events."""
 
     def __init__(self, events: pd.DataFrame, cited: Optional[set] = None):
-        self.events = events
         self.cited = cited or set()
         n = len(events)
         self.keys: list[str] = []
@@ -83,26 +82,23 @@ class EventGroups:
         if not n:
             self.gid = np.zeros(0, dtype=np.int64)
             return
-        def codes(series) -> tuple[np.ndarray, list]:
-            c, u = pd.factorize(series, sort=False, use_na_sentinel=False)
-            return c, list(u)
-        host_c, host_u = codes(events["host"].astype("string").fillna("").str.upper())
-        prov = events["provider"].astype("string").fillna("")
-        src_name = events["source_name"].astype("string").fillna("")
-        eid = events["event_id"].astype("Int64")
-        combo = pd.DataFrame({"p": prov, "s": src_name, "e": eid})
-        combo_c = combo.groupby(["p", "s", "e"], sort=False, dropna=False).ngroup().to_numpy()
-        combo_u = combo.drop_duplicates().itertuples(index=False)
-        firsts = pd.Series(np.arange(n)).groupby(combo_c).first()
-        info = {}
-        for g, row_i in firsts.items():
-            p, s_, e = prov.iat[row_i], src_name.iat[row_i], eid.iat[row_i]
-            info[g] = template_of(p, s_, int(e)) if not is_missing(e) else (None, ())
-        del combo_u
+        # Codes per column, then per combination (first appearance order, as groupby(sort=False)
+        # numbers groups): numpy over the rows, Python only over distinct values and groups.
+        host_raw = events["host"].to_numpy(dtype=object)
+        host_text = _texts(events["host"])
+        raw_c, raw_u = _factorize(host_text)
+        host_u = [h.upper() for h in raw_u]
+        host_c = _factorize(np.array(host_u, dtype=object))[0][raw_c]
+        prov, src_name = _texts(events["provider"]), _texts(events["source_name"])
+        eid = events["event_id"].astype("Int64").to_numpy(dtype=object, na_value=None)
+        combo_c = _combine(_combine(_factorize(prov)[0], _factorize(src_name)[0]), _factorize(eid)[0])
+        firsts = _first_rows(combo_c)
+        info = [template_of(prov[i], src_name[i], int(eid[i])) if eid[i] is not None else (None, ())
+                for i in firsts.tolist()]
         # the named server: read row by row only where the template names one
         server_c = np.zeros(n, dtype=np.int64)
         server_u = [""]
-        need = np.flatnonzero(np.isin(combo_c, [g for g, (_, idx) in info.items() if idx]))
+        need = np.flatnonzero(np.array([bool(idx) for _, idx in info], dtype=bool)[combo_c])
         if len(need):
             data = events["data"].to_numpy(dtype=object)
             seen: dict = {"": 0}
@@ -120,62 +116,67 @@ class EventGroups:
                     code = seen[k] = len(server_u)
                     server_u.append(value)
                 server_c[i] = code
-        message = events["message"].astype("string").fillna("")
-        msg_c, msg_u = codes(message)
-        no_template = np.array([not info[g][0] for g in range(len(info))], dtype=bool)[combo_c]
+        message = _texts(events["message"])
+        msg_c, msg_u = _factorize(message)
+        no_template = np.array([not template for template, _ in info], dtype=bool)[combo_c]
         msgkey_c = np.where(no_template, msg_c, -1)
-        key_frame = pd.DataFrame({"h": host_c, "c": combo_c, "s": server_c, "m": msgkey_c})
-        gid = key_frame.groupby(["h", "c", "s", "m"], sort=False).ngroup().to_numpy()
+        gid = _combine(_combine(_combine(host_c, combo_c), server_c), msgkey_c + 1)
         self.gid = gid
         n_groups = int(gid.max()) + 1
         # cited records: (source, record_id) of evidence
-        rid_arr = events["record_id"].astype("Int64")
+        rid = events["record_id"].astype("Int64").to_numpy(dtype=object, na_value=None)
+        source = _texts(events["source"])
         cited_mask = np.zeros(n, dtype=bool)
         if self.cited:
-            rids = {r for _, r in self.cited if r is not None}
-            maybe = np.flatnonzero(rid_arr.isin(list(rids)).fillna(False).to_numpy(dtype=bool))
-            srcs = events["source"].astype("string").fillna("")
-            for i in maybe.tolist():
-                key = (srcs.iat[i], int(rid_arr.iat[i]))
-                if key in self.cited:
+            cited_set = self.cited
+            for i, r in enumerate(rid.tolist()):
+                if r is not None and (source[i], int(r)) in cited_set:
                     cited_mask[i] = True
-                    self._by_record[key] = int(gid[i])
+                    self._by_record[(source[i], int(r))] = int(gid[i])
         self.cited_mask = cited_mask
         times = events["time"]
         t = times.array.asi8 if hasattr(times.array, "asi8") else times.astype("int64").to_numpy()
         t = np.where(times.isna().to_numpy(), np.iinfo(np.int64).min, t)
         self._t = t
-        sev = events["level"].astype("Int64").map(SEVERITY).fillna(3).to_numpy(dtype=np.int64)
-        frame = pd.DataFrame({"g": gid, "t": t, "sev": sev, "cited": cited_mask, "msg": msg_c})
-        agg = frame.groupby("g", sort=True).agg(count=("t", "size"), t_min=("t", "min"), t_max=("t", "max"),
-                                                sev=("sev", "min"), cited=("cited", "sum"),
-                                                variants=("msg", "nunique"))
+        level = events["level"].astype("Int64").to_numpy(dtype=object, na_value=None)
+        sev = np.fromiter((SEVERITY.get(lv, 3) for lv in level.tolist()), dtype=np.int64, count=n)
         # records of each group, cited first then newest: positions order_rows[start[g]:end[g]]
         self.order_rows = np.lexsort((-t, ~cited_mask, gid))
         ordered = gid[self.order_rows]
         self._start = np.searchsorted(ordered, np.arange(n_groups), "left")
         self._end = np.searchsorted(ordered, np.arange(n_groups), "right")
-        # the newest record of each group: the first non-cited-first... take the max time explicitly
-        newest = frame.sort_values(["g", "t"], kind="stable").groupby("g").tail(1)
-        newest_row = dict(zip(newest["g"].tolist(), newest.index.tolist()))
-        self._cols = {"record_id": rid_arr, "channel": events["channel"].astype("string").fillna(""),
-                      "message": message, "data": events["data"], "source": events["source"].astype("string").fillna("")}
-        lvl = events["level"]
-        for g, row in zip(agg.index.tolist(), agg.itertuples(index=False)):
-            i = newest_row[g]
+        count = np.bincount(gid, minlength=n_groups)
+        cited_n = np.bincount(gid, weights=cited_mask, minlength=n_groups).astype(np.int64)
+        t_sorted, sev_sorted = t[self.order_rows], sev[self.order_rows]
+        t_min = np.minimum.reduceat(t_sorted, self._start)
+        t_max = np.maximum.reduceat(t_sorted, self._start)
+        sev_min = np.minimum.reduceat(sev_sorted, self._start)
+        pairs = np.unique(gid * (int(msg_c.max()) + 1) + msg_c)
+        variants = np.bincount(pairs // (int(msg_c.max()) + 1), minlength=n_groups)
+        # the newest record of each group (the last of equal times in frame order)
+        by_time = np.lexsort((np.arange(n), t, gid))
+        newest_rows = by_time[np.searchsorted(gid[by_time], np.arange(n_groups), "right") - 1]
+        channel = _texts(events["channel"])
+        data_col = events["data"].to_numpy(dtype=object)
+        self._cols = {"record_id": rid, "channel": channel, "message": message, "data": data_col, "source": source}
+        lvl = events["level"].to_numpy(dtype=object)
+        for g in range(n_groups):
+            i = int(newest_rows[g])
             template, _ = info[combo_c[i]]
-            key = SEP.join((host_u[host_c[i]], text(number(eid.iat[i])), (prov.iat[i] or src_name.iat[i]).lower(),
-                            template or "", server_u[server_c[i]].lower(), "" if template else msg_u[msg_c[i]]))
+            event_id = text(number(eid[i]))
+            server = server_u[server_c[i]]
+            key = SEP.join((host_u[raw_c[i]], event_id, (prov[i] or src_name[i]).lower(), template or "",
+                            server.lower(), "" if template else msg_u[msg_c[i]]))
             self.keys.append(key)
             self._gid_of_key[key] = g
-            msg = message.iat[i]
+            severity = int(sev_min[g])
             self.stats.append({
-                "gid": g, "host": text(events["host"].iat[i]), "event_id": text(number(eid.iat[i])), "count": int(row.count),
-                "first": _when(row.t_min), "last": _when(row.t_max), "severity": int(row.sev),
-                "level": _level(lvl.iat[i], int(row.sev)), "cited": int(row.cited), "variants": int(row.variants),
-                "message": msg or text(events["data"].iat[i])[:500], "channel": self._cols["channel"].iat[i],
-                "source": self._cols["source"].iat[i], "record_id": number(rid_arr.iat[i]),
-                "server": server_u[server_c[i]], "template": template or "", "t_max": int(row.t_max),
+                "gid": g, "host": text(host_raw[i]), "event_id": event_id, "count": int(count[g]),
+                "first": _when(t_min[g]), "last": _when(t_max[g]), "severity": severity,
+                "level": _level(lvl[i], severity), "cited": int(cited_n[g]), "variants": int(variants[g]),
+                "message": message[i] or text(data_col[i])[:500], "channel": channel[i],
+                "source": source[i], "record_id": number(rid[i]),
+                "server": server, "template": template or "", "t_max": int(t_max[g]),
             })
 
     def __len__(self) -> int:
@@ -192,9 +193,32 @@ class EventGroups:
         """The group's records, cited first then newest, at most ``cap``."""
         idx = self.order_rows[self._start[gid]:min(self._end[gid], self._start[gid] + cap)]
         c = self._cols
-        return [{"time": fmt_time(_when(self._t[i])), "record_id": text(number(c["record_id"].iat[i])),
-                 "channel": c["channel"].iat[i], "message": c["message"].iat[i] or text(c["data"].iat[i])[:500],
-                 "source": c["source"].iat[i], "cited": bool(self.cited_mask[i]), "note": ""} for i in idx.tolist()]
+        return [{"time": fmt_time(_when(self._t[i])), "record_id": text(number(c["record_id"][i])),
+                 "channel": c["channel"][i], "message": c["message"][i] or text(c["data"][i])[:500],
+                 "source": c["source"][i], "cited": bool(self.cited_mask[i]), "note": ""} for i in idx.tolist()]
+
+
+def _texts(series: pd.Series) -> np.ndarray:
+    """A column as an object array of str ('' where missing)."""
+    if isinstance(series.dtype, pd.StringDtype):
+        return series.to_numpy(dtype=object, na_value="")
+    return series.astype("string").fillna("").to_numpy(dtype=object)
+
+
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, list]:
+    """(codes in order of first appearance, the distinct values); a missing value is one value."""
+    codes, uniques = pd.factorize(values, sort=False, use_na_sentinel=False)
+    return codes.astype(np.int64, copy=False), list(uniques)
+
+
+def _combine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Codes of the pairs (a, b) of two code arrays, in order of first appearance."""
+    return _factorize(a * (int(b.max()) + 1) + b)[0]
+
+
+def _first_rows(codes: np.ndarray) -> np.ndarray:
+    """The first row of each code (codes numbered in order of first appearance)."""
+    return np.unique(codes, return_index=True)[1]
 
 
 def _when(ns: int):

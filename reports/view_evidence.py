@@ -50,16 +50,20 @@ def _effective_for(host: Optional[HostProfile], value_name: str) -> Optional[Fac
     return None
 
 
+def cited_records(evidence: Iterable[Evidence]) -> frozenset:
+    """(source, record_id) of the event evidence: what :class:`EventIndex` looks up."""
+    return frozenset((text(e.source), number(e.locator.get("record_id"))) for e in evidence if e.frame == "events")
+
+
 class EventIndex:
     """Looks up cited events in the frame by (source, record_id) to fill missing details."""
 
     COLUMNS = ("time", "channel", "event_id", "level", "message", "data", "record_id", "source")
 
     def __init__(self, events: pd.DataFrame, evidence: Iterable[Evidence]):
-        evidence = list(evidence)
         self._events, self._groups = events, None
-        self._cited = {(text(e.source), number(e.locator.get("record_id"))) for e in evidence if e.frame == "events"}
-        wanted = {number(e.locator.get("record_id")) for e in evidence if e.frame == "events"}
+        self._cited = set(cited_records(evidence))
+        wanted = {rid for _, rid in self._cited}
         wanted.discard(None)
         self.rows: dict[tuple, dict] = {}
         if wanted and len(events):

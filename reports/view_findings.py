@@ -129,7 +129,9 @@ def source_cell(row: dict, record: bool = True) -> str:
     return f"{name} #{record}" if record else name
 
 
-def findings_view(analysis: Analysis, index: EventIndex) -> list[dict]:
+def findings_view(analysis: Analysis, index: EventIndex, evidence_for=None) -> list[dict]:
+    """Every finding, detected first; ``evidence_for(finding)`` says which get their evidence
+    tables (all by default; the Markdown summary shows only the top cause's)."""
     out = []
     for i, f in enumerate(sorted(analysis.findings, key=_finding_order)):
         out.append({
@@ -139,6 +141,7 @@ def findings_view(analysis: Analysis, index: EventIndex) -> list[dict]:
             "summary": text(f.summary), "remediation": [text(s) for s in f.remediation],
             "collect": [text(s) for s in f.collect], "related_hosts": [text(h) for h in f.related_hosts],
             "explains": [text(x) for x in f.explains], "history": text(f.history),
-            "evidence": evidence_groups(f, analysis, index) if f.state == "detected" or f.evidence else [],
+            "evidence": evidence_groups(f, analysis, index)
+            if (f.state == "detected" or f.evidence) and (evidence_for is None or evidence_for(f)) else [],
         })
     return out

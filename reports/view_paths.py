@@ -83,3 +83,13 @@ def chained(analysis: Analysis) -> set[tuple[str, str]]:
     """(rule id, host) of the causes in the chain after the top one: shown in the chain, not as
     competing causes."""
     return {(c["rule_id"], c["host"]) for c in chain_view(analysis)[1:] if c["kind"] == "cause"}
+
+
+def report_verdict(analysis: Analysis) -> dict:
+    """The verdict as the HTML report and the Markdown summary show it (``view_findings.verdict_view``):
+    the other causes without those the cause chain shows."""
+    from rdsla.reports.view_findings import verdict_view
+    verdict = verdict_view(analysis)
+    links = chained(analysis)
+    verdict["others"] = [c for c in verdict["others"] if (c["rule_id"], c["host"]) not in links]
+    return verdict
