@@ -233,7 +233,7 @@ def _string_array(values: list):
     import pandas as pd
     pa = _pyarrow()
     if pa is not None and pd.StringDtype().storage == "pyarrow":
-        return pd.arrays.ArrowStringArray(pa.array(values, type=pa.string()))
+        return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string()))
     return pd.array(values, dtype="string")
 
 
@@ -283,6 +283,53 @@ def string_array(values: list):
     return pd.array(values, dtype="string")
 
 
+_ISO_UTC = None
+
+
+def utc_times(texts: list) -> pd.Series:
+    """ISO 8601 UTC text (``2024-11-05T10:13:33.123456Z``, what both EVTX decoders write) as a
+    ``datetime64[ns, UTC]`` Series: what ``pd.to_datetime(..., utc=True, errors="coerce",
+    format="ISO8601")`` gives. A few hundred texts are read here (pandas' parser costs more to
+    start than to run); many, or any other text, through pandas."""
+    import pandas as pd
+    if len(texts) <= 5000:
+        nanoseconds = _iso_nanoseconds(texts)
+        if nanoseconds is not None:
+            return pd.Series(_utc_array(nanoseconds), copy=False)
+    when = pd.to_datetime(pd.Series(texts, dtype="object"), utc=True, errors="coerce", format="ISO8601")
+    try:
+        return when.astype(UTC_TIME)
+    except (ValueError, OverflowError):
+        return _coerce(when, UTC_TIME)
+
+
+def _iso_nanoseconds(texts: list):
+    """Nanoseconds since 1970 of each ``YYYY-MM-DDTHH:MM:SS[.fraction]Z`` (None stays None),
+    or None when any text has another form or lies outside what nanoseconds hold."""
+    import re
+    global _ISO_UTC
+    if _ISO_UTC is None:
+        _ISO_UTC = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?Z")
+    out = []
+    second = timedelta(seconds=1)
+    for text in texts:
+        if text is None:
+            out.append(None)
+            continue
+        m = _ISO_UTC.fullmatch(text) if type(text) is str else None
+        if m is None:
+            return None
+        y, mo, d, h, mi, s, fraction = m.groups()
+        if not 1678 <= int(y) <= 2261:
+            return None
+        try:
+            when = datetime(int(y), int(mo), int(d), int(h), int(mi), int(s), tzinfo=timezone.utc)
+        except ValueError:
+            return None
+        out.append((when - _EPOCH) // second * 1_000_000_000 + (int(fraction.ljust(9, "0")) if fraction else 0))
+    return out
+
+
 def _pyarrow():
     """pyarrow when installed (the ``parquet`` extra), else None: it only makes large frames
     faster to build, so a plain install takes make_frame's coercion instead."""
@@ -301,16 +348,22 @@ def _fast_column(values, dtype: str):
     if isinstance(values, pd.Series):
         if str(values.dtype) == dtype:
             return values.reset_index(drop=True) if dtype == "object" else values.array
+        if dtype == UTC_TIME and str(values.dtype).endswith(", UTC]"):
+            try:    # another unit: the same instants in nanoseconds (all in range: the coercion's range check passes)
+                return values.array.astype(UTC_TIME)
+            except (ValueError, OverflowError):
+                pass
         return _coerce(values, dtype)
     pa = _pyarrow()
-    if pa is None:
+    if pa is None or (dtype == "Int64" and len(values) <= 5000):      # pyarrow's calls cost more on few
         plain = _plain_array(values, dtype) if dtype in ("string", "Int64") else None
         if plain is not None:
             return plain
-        return _coerce(pd.Series(values, dtype="object"), dtype)
+        if pa is None:
+            return _coerce(pd.Series(values, dtype="object"), dtype)
     try:
         if dtype == "string":
-            return pd.arrays.ArrowStringArray(pa.array(values, type=pa.string()))
+            return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string()))
         if dtype == "Int64":
             array = pa.array(values, type=pa.int64())
             numbers = np.asarray(array.fill_null(0).to_numpy(zero_copy_only=False), dtype="int64")

@@ -13,7 +13,7 @@ from typing import Optional
 
 import pandas as pd
 
-from rdsla.core.frames import frame_from_columns
+from rdsla.core.frames import frame_from_columns, utc_times
 from rdsla.core.catalog import CatalogEntry, Selection, legacy_event_id
 
 COLUMNS = ("channel", "provider", "source_name", "event_id", "qualifiers", "legacy_event_id",
@@ -127,9 +127,7 @@ class RowSink:
             rendered[i] = render_message(self.entries[i], cols["record_id"][i], cols["event_id"][i],
                                          cols["data"][i], messages)       # or all rows with an MTA
         cols["message"] = rendered
-        # "ISO8601" takes pandas' C parser: 20x faster than the equivalent strptime format
-        cols["time"] = pd.to_datetime(pd.Series(cols["time"], dtype="object"), utc=True,
-                                      errors="coerce", format="ISO8601")
+        cols["time"] = utc_times(cols["time"])
         frame = frame_from_columns("events", cols)
         if _in_order(frame):       # the usual log: records already in time order, nothing to move
             return frame

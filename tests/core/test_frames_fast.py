@@ -116,3 +116,30 @@ def test_make_frame_of_rows_without_keys_is_the_empty_schema():
         empty = make_frame("registry", rows)
         assert len(empty) == 0 and empty.dtypes.equals(make_frame("registry", []).dtypes)
     assert make_frame("registry", iter([{"hive": "SYSTEM"}]))["hive"].tolist() == ["SYSTEM"]
+
+
+def _times_through_pandas(texts):
+    when = pd.to_datetime(pd.Series(texts, dtype="object"), utc=True, errors="coerce", format="ISO8601")
+    return frames._coerce(when, frames.UTC_TIME)
+
+
+@pytest.mark.parametrize("texts", [
+    ["2024-11-05T10:13:33.123456Z", None, "2024-11-05T10:13:33Z", "2024-02-29T23:59:59.999999999Z"],
+    ["2024-11-05T10:13:33.1234567Z", "1970-01-01T00:00:00.000001Z", "1969-12-31T23:59:59.5Z"],
+    ["1601-01-01T00:00:00.000000Z", "2024-01-01T00:00:00Z"],          # FILETIME 0: NaT
+    ["9999-12-31T23:59:59.999999Z"], ["2023-02-29T00:00:00Z"], ["2024-13-01T00:00:00Z"],
+    ["2024-01-01T00:00:60Z"], ["2024-01-01 00:00:00"], ["2024-01-01T00:00:00+02:00"], [""], ["garbage"],
+    ["2024-01-01T00:00:00.1234567891Z"], [None, None], [],
+    ["1677-09-21T00:12:43.145224193Z", "2262-04-11T23:47:16.854775807Z", "1678-01-01T00:00:00Z"],
+])
+def test_utc_times_equal_pandas_iso8601_parse(texts):
+    pd.testing.assert_series_equal(frames.utc_times(texts), _times_through_pandas(texts), check_exact=True)
+
+
+def test_utc_times_of_many_texts_equal_pandas_also_past_the_direct_reading():
+    rng = random.Random(3)
+    texts = [f"{rng.randint(1990, 2030)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T"
+             f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}.{rng.randint(0, 999999):06d}Z"
+             for _ in range(6000)] + [None, "1601-01-01T00:00:00Z"]
+    for part in (texts[:300], texts):
+        pd.testing.assert_series_equal(frames.utc_times(part), _times_through_pandas(part), check_exact=True)
