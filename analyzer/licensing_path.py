@@ -324,15 +324,14 @@ def _pool(ctx, sh: HostProfile, ls: Optional[HostProfile], name: str):
         return Step(None, f"no key pack export of {name}"), None, None
     versions = [sh.os_version.value] if sh.os_version is not None and sh.os_version.value else []
     lsv = ls_version_of(ls) if ls is not None else None
-    perm = permanent(kp)
-    good = perm[[usable(r, {cal_type}, versions, lsv) for _, r in perm.iterrows()]] if len(perm) else perm
-    from rdsla.core.evidence import keypack_evidence
-    evidence = [keypack_evidence(r) for _, r in good.head(3).iterrows()]
-    if not len(good):
+    from rdsla.core.evidence import keypack_evidence, rows
+    good = [r for r in rows(permanent(kp)) if usable(r, {cal_type}, versions, lsv)]     # plain rows: a few packs
+    evidence = [keypack_evidence(r) for r in good[:3]]
+    if not good:
         return Step(None, f"no {TYPE_LABEL[cal_type]} pack for {sh.name} on {name}, and no rule found a cause "
                           "in it"), None, None
     counts = pool_counts(good)
-    label = f"{TYPE_LABEL[cal_type]} {', '.join(sorted(set(good['cal_version'].astype(str))))}"
+    label = f"{TYPE_LABEL[cal_type]} {', '.join(sorted({str(r['cal_version']) for r in good}))}"
     if cal_type == "per_user":
         return Step(True, f"{label} CALs installed ({counts.available} of {counts.total} free; Per User CALs are "
                           "not enforced)", evidence), counts.available, counts.total

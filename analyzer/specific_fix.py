@@ -31,16 +31,17 @@ def templates() -> dict[str, list[str]]:
 
 def apply(analysis: Analysis) -> None:
     """Put the specific first step ahead of each detected cause's general remediation."""
+    packs = purchased_packs(analysis)        # read once for every cause, not per cause and field
     for f in analysis.findings:
         if f.state != "detected" or f.kind != "cause":
             continue
-        step = first_step(analysis, f)
+        step = first_step(analysis, f, packs)
         if step and (not f.remediation or f.remediation[0] != step):
             f.remediation = [step, *f.remediation]
 
 
-def first_step(analysis: Analysis, f: Finding) -> Optional[str]:
-    values = fields(analysis, f)
+def first_step(analysis: Analysis, f: Finding, packs: Optional[dict] = None) -> Optional[str]:
+    values = fields(analysis, f, packs)
     for template in templates().get(f.rule_id, []):
         names = {name for _, name, _, _ in string.Formatter().parse(template) if name}
         if all(values.get(n) for n in names):
@@ -48,8 +49,10 @@ def first_step(analysis: Analysis, f: Finding) -> Optional[str]:
     return None
 
 
-def fields(analysis: Analysis, f: Finding) -> dict[str, str]:
-    """The values the templates may name, as text; a missing one is absent."""
+def fields(analysis: Analysis, f: Finding, packs: Optional[dict] = None) -> dict[str, str]:
+    """The values the templates may name, as text; a missing one is absent. ``packs``: the
+    purchased packs by license server (:func:`purchased_packs`), read here when not given."""
+    packs = purchased_packs(analysis) if packs is None else packs
     paths = {p.host: p for p in analysis.licensing_paths}
     me = analysis.host(f.host) if f.host else None
     if f.host in paths or (me is not None and me.has_role("session_host")):
@@ -67,15 +70,15 @@ def fields(analysis: Analysis, f: Finding) -> dict[str, str]:
     good = _working(paths.values(), exclude=sh_name, avoid=ls_name)
     if good is not None:
         out["good_ls"], out["good_host"] = good.license_server, good.host
-    bundle_ls = _serving_ls(analysis, avoid=ls_name)
+    bundle_ls = _serving_ls(analysis, packs, avoid=ls_name)
     if bundle_ls is not None:
         out["bundle_ls"], out["bundle_ls_state"] = bundle_ls
     if sh is not None:
-        out.update(_configuration(sh, analysis))
+        out.update(_configuration(sh, analysis, packs))
         if sh.os_version is not None and sh.os_version.value:
             out["host_version"] = str(sh.os_version.value)
     if ls is not None:
-        out.update(_license_server(ls, analysis))
+        out.update(_license_server(ls, packs))
     if path is not None and path.mode:
         out.setdefault("want_type", MODE_LABELS.get(path.mode, ""))
     if path is not None and path.free is not None and path.total is not None:
@@ -102,27 +105,37 @@ def _working(paths, exclude: Optional[str], avoid: Optional[str]) -> Optional[Li
     return None
 
 
-def _serving_ls(analysis: Analysis, avoid: Optional[str]) -> Optional[tuple[str, str]]:
+def _serving_ls(analysis: Analysis, packs_of: dict, avoid: Optional[str]) -> Optional[tuple[str, str]]:
     """A license server of the bundle whose service runs and which holds purchased CALs."""
-    kp = analysis.frames.get("keypacks")
     for h in analysis.hosts:
         if not h.has_role("licensing") or h.name == avoid:
             continue
         state = h.license_server.service_state
         running = state is not None and str(state.value).lower() == "running"
-        packs = _packs(kp, h.name)
+        packs = _packs(packs_of, h.name)
         if running and packs:
             return h.name, f"in this bundle: service running, {packs} installed"
     return None
 
 
-def _packs(kp, ls_name: str) -> str:
-    """'2019 Per User, 2022 Per Device': the purchased packs of a license server."""
+def purchased_packs(analysis: Analysis) -> dict[Optional[str], list]:
+    """The purchased key packs (core.cal_counts.permanent) of each license server, as rows in
+    frame order: the key-pack frame is read once per analysis."""
+    kp = analysis.frames.get("keypacks")
     if kp is None or not len(kp):
-        return ""
-    from rdsla.rules.pack.cal_pool import TYPE_LABEL, permanent
-    rows = permanent(kp[kp["license_server"].fillna("").map(lambda x: canonical(x) == ls_name)])
-    labels = [f"{r['cal_version']} {TYPE_LABEL.get(r['cal_type'], r['cal_type'])}" for _, r in rows.iterrows()
+        return {}
+    from rdsla.core.cal_counts import permanent
+    from rdsla.core.evidence import rows
+    out: dict[Optional[str], list] = {}
+    for r in rows(permanent(kp)):
+        out.setdefault(canonical(r["license_server"] or ""), []).append(r)
+    return out
+
+
+def _packs(packs_of: dict, ls_name: str) -> str:
+    """'2019 Per User, 2022 Per Device': the purchased packs of a license server."""
+    from rdsla.rules.pack.cal_pool import TYPE_LABEL
+    labels = [f"{r['cal_version']} {TYPE_LABEL.get(r['cal_type'], r['cal_type'])}" for r in packs_of.get(ls_name, ())
               if isinstance(r["cal_version"], str) and isinstance(r["cal_type"], str)]
     return ", ".join(dict.fromkeys(labels))
 
@@ -136,7 +149,7 @@ def _mode_text(value) -> str:
     return f"{number} ({MODE_LABELS.get(name, name) if name else 'unknown'})"
 
 
-def _configuration(sh: HostProfile, analysis: Analysis) -> dict[str, str]:
+def _configuration(sh: HostProfile, analysis: Analysis, packs_of: dict) -> dict[str, str]:
     out: dict[str, str] = {}
     for c in sh.license_server_candidates:
         names = ", ".join(license_server_names(c.value))
@@ -148,7 +161,7 @@ def _configuration(sh: HostProfile, analysis: Analysis) -> dict[str, str]:
             target = analysis.host(first)
             if target is not None:
                 state = target.license_server.service_state
-                packs = _packs(analysis.frames.get("keypacks"), first)
+                packs = _packs(packs_of, first)
                 bits = [f"service {state.value}" if state is not None else "", f"{packs} installed" if packs else ""]
                 out["deployment_ls_state"] = f"in this bundle: {', '.join(b for b in bits if b) or 'no license-server facts'}"
     for c in sh.licensing_mode_candidates:
@@ -172,16 +185,13 @@ def _configuration(sh: HostProfile, analysis: Analysis) -> dict[str, str]:
     return out
 
 
-def _license_server(ls: HostProfile, analysis: Analysis) -> dict[str, str]:
+def _license_server(ls: HostProfile, packs_of: dict) -> dict[str, str]:
     facts = ls.license_server
     out: dict[str, str] = {}
-    kp = analysis.frames.get("keypacks")
-    packs = _packs(kp, ls.name)
+    packs = _packs(packs_of, ls.name)
     out["cal_types"] = packs or "no purchased CALs"
-    if kp is not None and len(kp):
-        from rdsla.rules.pack.cal_pool import permanent
-        rows = permanent(kp[kp["license_server"].fillna("").map(lambda x: canonical(x) == ls.name)])
-        out["_types"] = ",".join(sorted({t for t in rows["cal_type"].dropna()}))
+    if packs_of:
+        out["_types"] = ",".join(sorted({r["cal_type"] for r in packs_of.get(ls.name, ()) if r["cal_type"] is not None}))
     version = facts.version or ls.os_version
     if version is not None and version.value:
         out["ls_version"] = str(version.value)
