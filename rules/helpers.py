@@ -88,8 +88,14 @@ def of_catalog_keys(df: pd.DataFrame, keys) -> pd.DataFrame:
 def event_names(df: pd.DataFrame) -> list[str]:
     """Machine names mentioned in event data (first insertion strings), canonical."""
     import pandas as pd
+    return names_in_data(df.get("data", pd.Series(dtype=object)))
+
+
+def names_in_data(values) -> list[str]:
+    """Machine names mentioned in these event data dicts, canonical (:func:`event_names` of one
+    record without making a frame of it)."""
     out = []
-    for data in df.get("data", pd.Series(dtype=object)):
+    for data in values:
         if isinstance(data, dict):
             for v in data.values():
                 if isinstance(v, str) and 0 < len(v.strip()) <= 255 and " " not in v.strip():

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from rdsla.core.model import CONFIGURED_MODES
 from rdsla.rules.api import ORIGIN_LABEL, RuleMeta, event_names, events_evidence, id_list, rule
-from rdsla.rules.helpers import newest, of_catalog_keys
+from rdsla.core.evidence import rows
+from rdsla.rules.helpers import names_in_data, newest, of_catalog_keys
 
 if TYPE_CHECKING:          # pandas is imported where it is used: listing the rules loads none
     import pandas as pd
@@ -55,7 +56,7 @@ def service_starts(ctx, h) -> pd.DataFrame:
             data = r.get("data") if isinstance(r.get("data"), dict) else {}
             text = " ".join(str(v) for v in data.values()).lower() + " " + str(r.get("message") or "").lower()
             return "running" in text
-        scm = scm[[running(r) for _, r in scm.iterrows()]]
+        scm = scm[[running(r) for r in rows(scm)]]
     boots = ctx.events(h.name, "other", [6009])
     if len(boots):
         boots = boots[boots["provider"].fillna(boots["source_name"]).fillna("").str.lower() == "eventlog"]
@@ -144,7 +145,7 @@ def _errors_naming_old_values(ctx, h, changed: pd.Timestamp) -> tuple[pd.DataFra
     named = named[named["time"] > changed] if len(named) else named
     if len(named) and servers:
         def names_old_server(data) -> bool:
-            names = [n for n in event_names(pd.DataFrame({"data": [data]})) if n != h.name]
+            names = [n for n in names_in_data([data]) if n != h.name]
             return bool(names) and not set(names) & set(servers)
         old = named[named["data"].map(names_old_server)]
         if len(old):

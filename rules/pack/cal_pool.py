@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 from rdsla.core.cal_counts import CalCount, any_free, pack_counts, permanent, pool_counts
+from rdsla.core.evidence import rows
 from rdsla.rules.api import RuleMeta, events_evidence, id_list, issued_evidence, keypack_evidence, rule
 from rdsla.rules.compat import license_server_accepts, session_host_accepts
 
@@ -66,10 +67,11 @@ def no_usable_cals(ctx):
               for c in clients if c.mode_name in TYPE_LABEL]
     if not groups:                      # no client with a known mode: any type counts, as before
         groups = [(None, None, [c.os_version.value for c in clients if c.os_version is not None and c.os_version.value])]
-    short = []                          # (client, mode, usable packs, free)
+    short = []                          # (client, mode, usable packs as rows, free)
+    perm_rows = rows(perm)              # the few packs read once, judged per session host in Python
     for client, mode, versions in groups:
         types = {mode} if mode else set()
-        good = perm[[usable(r, types, versions, lsv) for _, r in perm.iterrows()]] if len(perm) else perm
+        good = [r for r in perm_rows if usable(r, types, versions, lsv)]
         free = any_free(good)           # True | False | None (unknown): core.cal_counts
         if free is not True:
             short.append((client, mode, good, free))
@@ -125,7 +127,7 @@ def _state(h, mode, good, free, perm, versions) -> str:
 def _pack_evidence(good, perm, kp):
     if len(good):
         return [keypack_evidence(r, "usable pack, count unknown" if pack_counts(r).available.is_unknown
-                                 else "usable pack, exhausted") for _, r in good.iterrows()]
+                                 else "usable pack, exhausted") for r in good]
     if len(perm):
         return [keypack_evidence(r, "installed pack, not usable") for _, r in perm.iterrows()]
     return [keypack_evidence(r, "only built-in or temporary packs") for _, r in kp.head(5).iterrows()]
@@ -182,8 +184,8 @@ def _available_text(count: CalCount) -> str:
     return f"{count} available CAL(s)"
 
 
-def _pack_ids(packs: pd.DataFrame) -> str:
-    ids = [str(k) for k in packs["keypack_id"].dropna()]
+def _pack_ids(packs: list) -> str:
+    ids = [str(r["keypack_id"]) for r in packs if r["keypack_id"] is not None]
     return "key pack " + ", ".join(ids) if ids else "no KeyPackId"
 
 
@@ -205,13 +207,13 @@ def type_mismatch(ctx):
     other = "per_device" if mode == "per_user" else "per_user"
     evidence, where = [], []
     for ls in lss:
-        perm = permanent(ctx.keypacks(ls.name))
-        mine = perm[perm["cal_type"] == mode]
-        theirs = perm[perm["cal_type"] == other]
-        if len(mine) or not len(theirs):
+        packs = rows(permanent(ctx.keypacks(ls.name)))
+        mine = [r for r in packs if r["cal_type"] == mode]
+        theirs = [r for r in packs if r["cal_type"] == other]
+        if mine or not theirs:
             return [ctx.not_detected()]
         where.append(ls.name)
-        evidence += [keypack_evidence(r, f"{TYPE_LABEL[other]} pack") for _, r in theirs.iterrows()]
+        evidence += [keypack_evidence(r, f"{TYPE_LABEL[other]} pack") for r in theirs]
         evidence += events_evidence(ctx.events(ls.name, "ls", [21]), "no CALs of the requested type")
     from rdsla.rules.api import fact_evidence
     evidence = fact_evidence(h.licensing_mode, note="effective licensing mode", winner=True) + evidence

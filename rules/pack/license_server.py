@@ -192,9 +192,10 @@ def role_or_service(ctx):
         problems.append("the Remote Desktop Licensing service is stopped")
         evidence += fact_evidence(lsf.service_state, note="service state")
     ls_ev, scm_ev = _service_events(ctx, h.name)
-    timeline = [r for _, r in ls_ev.iterrows()] + [r for _, r in scm_ev.iterrows()]
-    timeline = [r for r in timeline if _state_of(r) in ("running", "stopped", "disabled")]
-    timeline.sort(key=lambda r: r["time"])
+    import pandas as pd
+    from rdsla.core.evidence import rows
+    timeline = [r for r in rows(ls_ev) + rows(scm_ev) if _state_of(r) in ("running", "stopped", "disabled")]
+    timeline.sort(key=lambda r: pd.NaT if r["time"] is None else r["time"])
     if timeline and _state_of(timeline[-1]) in ("stopped", "disabled"):
         last = timeline[-1]
         problems.append(f"its last service event says {_state_of(last)}")

@@ -2,6 +2,7 @@
 seed article ("2. Make sure that the versions ... are compatible"), extended by RDS_LICENSING.md 4."""
 from __future__ import annotations
 
+from rdsla.core.evidence import rows
 from rdsla.rules.api import RuleMeta, events_evidence, fact_evidence, id_list, keypack_evidence, rule
 from rdsla.rules.compat import session_host_accepts, version_order
 from rdsla.rules.pack.cal_pool import TYPE_LABEL, ls_version_of, permanent
@@ -27,19 +28,17 @@ def cal_too_old(ctx):
     mode = h.mode_name if h.mode_name in TYPE_LABEL else None
     evidence, where, versions = [], [], set()
     for ls in lss:
-        perm = permanent(ctx.keypacks(ls.name))
-        if mode:
-            perm = perm[perm["cal_type"] == mode]
-        perm = perm[perm["cal_version"].notna()]
-        if not len(perm):
+        packs = [r for r in rows(permanent(ctx.keypacks(ls.name)))          # a few packs: plain rows
+                 if (not mode or r["cal_type"] == mode) and r["cal_version"] is not None]
+        if not packs:
             continue
-        verdicts = [session_host_accepts(h.os_version.value, v) for v in perm["cal_version"]]
+        verdicts = [session_host_accepts(h.os_version.value, r["cal_version"]) for r in packs]
         if any(v is not False for v in verdicts):
             return [ctx.not_detected()]
         where.append(ls.name)
-        versions |= set(perm["cal_version"])
+        versions |= {r["cal_version"] for r in packs}
         evidence += [keypack_evidence(r, f"{r['cal_version']} CALs: not accepted by a {h.os_version.value} host")
-                     for _, r in perm.iterrows()]
+                     for r in packs]
         evidence += events_evidence(ctx.events(ls.name, "ls", [21, 22]), "no CALs for the requested product")
     if not where:
         return [ctx.not_detected()]
