@@ -13,6 +13,7 @@ from __future__ import annotations
 
 
 from rdsla.core.model import Analysis, jsonable
+from rdsla.reports.view_format import is_missing
 
 SCHEMA = "rdsla.findings/2"
 # Issue 23 (additions, no field changes meaning): ``licensing_paths``, one object per session host
@@ -37,7 +38,8 @@ def findings_document(analysis: Analysis) -> dict:
         "compliance": [f.to_dict() for f in analysis.findings if f.state == "detected" and f.kind == "compliance"],
         "findings": [f.to_dict() for f in analysis.findings],
         "licensing_paths": [p.to_dict() for p in analysis.licensing_paths],
-        "artifacts": jsonable(artifacts.astype(object).where(artifacts.notna(), None).to_dict("records")),
+        "artifacts": jsonable([{k: None if is_missing(v) else v for k, v in row.items()}
+                               for row in artifacts.to_dict("records")]),
         "messages": list(analysis.messages),
         "ask_customer": asks(analysis),
         **_diff_facts(analysis),

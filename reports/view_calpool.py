@@ -39,22 +39,20 @@ def pool_groups(keypacks: pd.DataFrame, issued: Optional[pd.DataFrame] = None) -
         return []
     issued_counts: Counter = Counter()
     if issued is not None and len(issued):
-        issued_counts.update(zip(*(_filled(issued, c) for c in _KEYS)))
-    members: dict[tuple, list[int]] = {}
-    for i, key in enumerate(zip(*(_filled(keypacks, c) for c in _KEYS))):
-        members.setdefault(key, []).append(i)
-    counted = [c for c in ("unlimited", "total", "issued", "available") if c in keypacks]
-    records = keypacks[counted].to_dict("records")
-    flags = {c: keypacks[c].fillna(False).to_numpy(dtype=bool) for c in ("builtin", "temporary")}
+        issued_counts.update(zip(*(_filled(issued[c].tolist()) for c in _KEYS)))
     column = {c: keypacks[c].tolist() if c in keypacks else [None] * len(keypacks)
-              for c in ("expires", "keypack_id", "status", "source")}
+              for c in _KEYS + ("expires", "keypack_id", "status", "source", "builtin", "temporary")}
+    members: dict[tuple, list[int]] = {}
+    for i, key in enumerate(zip(*(_filled(column[c]) for c in _KEYS))):
+        members.setdefault(key, []).append(i)
+    counted = {c: keypacks[c].tolist() for c in ("unlimited", "total", "issued", "available") if c in keypacks}
     out = []
     for key in sorted(members):
         rows = members[key]
         expires = [v for v in (column["expires"][i] for i in rows) if not is_missing(v)]
         out.append(PoolGroup(
-            *key, packs=len(rows), counts=pool_counts(records[i] for i in rows),
-            builtin=bool(flags["builtin"][rows].any()), temporary=bool(flags["temporary"][rows].any()),
+            *key, packs=len(rows), counts=pool_counts({c: v[i] for c, v in counted.items()} for i in rows),
+            builtin=_any(column["builtin"], rows), temporary=_any(column["temporary"], rows),
             expires=min(expires) if expires else None,
             keypack_ids=_distinct(column["keypack_id"], rows, str), status=_distinct(column["status"], rows, text),
             sources=_distinct(column["source"], rows, text), issued_rows=issued_counts.get(key, 0)))
@@ -64,8 +62,12 @@ def pool_groups(keypacks: pd.DataFrame, issued: Optional[pd.DataFrame] = None) -
 _KEYS = ("license_server", "cal_version", "cal_type")
 
 
-def _filled(frame: pd.DataFrame, name: str) -> list:
-    return frame[name].fillna("").tolist()
+def _filled(values: list) -> list:
+    return ["" if is_missing(v) else v for v in values]
+
+
+def _any(values: list, rows: list[int]) -> bool:
+    return any(not is_missing(values[i]) and bool(values[i]) for i in rows)
 
 
 def _distinct(values: list, rows: list[int], form) -> list[str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Iterable, Optional
 
+import numpy as np
 import pandas as pd
 from rdsla.core.cal_counts import pack_counts
 from rdsla.core.model import Analysis, Evidence, Fact, Finding, HostProfile
@@ -67,10 +68,9 @@ class EventIndex:
         wanted.discard(None)
         self.rows: dict[tuple, dict] = {}
         if wanted and len(events):
-            hit = events.loc[events["record_id"].isin(list(wanted)).fillna(False).to_numpy(dtype=bool),
-                             list(self.COLUMNS)]
-            cols = {c: hit[c].tolist() for c in self.COLUMNS}
-            for i in range(len(hit)):
+            at = np.flatnonzero(events["record_id"].isin(list(wanted)).fillna(False).to_numpy(dtype=bool))
+            cols = {c: events[c].take(at).tolist() for c in self.COLUMNS}
+            for i in range(len(at)):
                 row = {c: cols[c][i] for c in self.COLUMNS}
                 rid = number(row["record_id"])
                 self.rows.setdefault((text(row["source"]), rid), row)
