@@ -40,18 +40,21 @@ def records(frame: pd.DataFrame) -> list[dict]:
     """Each row of ``frame`` as a dict of plain values, None for every missing one: the same
     values as ``present`` of each value of ``to_dict("records")``, built column by column
     (3x faster: only object columns are looked at value by value)."""
+    import numpy as np
     if not len(frame):
         return []
     columns = []
     for name in frame.columns:
         column = frame[name]
-        values = column.tolist()
-        if column.dtype == object:
-            values = [present(v) for v in values]
+        array, dtype = column.array, column.dtype     # the column's array: no Series made per step
+        if dtype == object:
+            values = [present(v) for v in np.asarray(array).tolist()]
         else:
-            missing = column.isna().tolist()
-            if any(missing):
-                values = [None if m else v for v, m in zip(values, missing)]
+            numeric = isinstance(dtype, np.dtype) and dtype.kind in "biuf"
+            values = np.asarray(array).tolist() if numeric else array.tolist()   # plain Python numbers
+            missing = array.isna()
+            if missing.any():
+                values = [None if m else v for v, m in zip(values, missing.tolist())]
         columns.append(values)
     names = list(frame.columns)
     return [dict(zip(names, row)) for row in zip(*columns)]
