@@ -24,7 +24,7 @@ from rdsla.core.frames import SCHEMAS, concat_frames, empty_frame, make_frame, s
 from rdsla.core.hostnames import HostResolver, canonical
 from rdsla.core.model import Analysis
 from rdsla.parsers import parser_for
-from rdsla.parsers.base import ParseOptions, ParseResult, Source
+from rdsla.parsers.base import ParseOptions, ParseResult, Source, zips_kept_open
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
@@ -89,8 +89,9 @@ def ingest(paths: list[str], options: ParseOptions = ParseOptions(), jobs: Optio
         options = replace(options, events=declared_needs().events)
     if options.registry is None and not options.full_registry:
         options = replace(options, registry=declared_needs().registry)
-    intake = open_bundle(paths, options.limits)
-    results = _parse_all(intake.sources, options, jobs, progress)
+    with zips_kept_open():
+        intake = open_bundle(paths, options.limits)
+        results = _parse_all(intake.sources, options, jobs, progress)
     return _assemble(intake, results)
 
 

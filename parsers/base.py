@@ -8,9 +8,12 @@ only produces data (rows for frames, counts, warnings, facts); formatting happen
 from __future__ import annotations
 
 import io
+import os
+import threading
 import zipfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Iterator, Optional
 
 import pandas as pd
 
@@ -126,12 +129,48 @@ def _clear_bad_utf8_flags(data: bytearray) -> set[str]:
     return bad
 
 
+_kept = threading.local()
+
+
+@contextmanager
+def zips_kept_open() -> Iterator[None]:
+    """Within this block each zip that sources are read from is opened once per thread and
+    process, and closed at its end: a bundle's ~20 member reads (head, then content) would
+    each read the archive's central directory again. A forked worker opens its own."""
+    if getattr(_kept, "zips", None) is not None and _kept.pid == os.getpid():
+        yield               # nested: the outer block closes them
+        return
+    _kept.zips, _kept.pid = {}, os.getpid()
+    try:
+        yield
+    finally:
+        zips, _kept.zips = _kept.zips, None
+        for zf in zips.values():
+            zf.close()
+
+
+def _outer_zip(path: str) -> tuple[zipfile.ZipFile, bool]:
+    """The zip at ``path`` and whether the caller closes it (False: kept open by zips_kept_open)."""
+    zips = getattr(_kept, "zips", None)
+    if zips is None or _kept.pid != os.getpid():
+        return open_zip(path)[0], True
+    st = os.stat(path)
+    key = (path, st.st_mtime_ns, st.st_size, st.st_ino)      # a file replaced meanwhile is opened anew
+    zf = zips.get(key)
+    if zf is None:
+        zf = zips[key] = open_zip(path)[0]
+    return zf, False
+
+
 def _read_member(chain: tuple[str, ...], limit: int, truncate: bool = False) -> bytes:
-    outer, _ = open_zip(chain[0])
-    with outer:
+    outer, owned = _outer_zip(chain[0])
+    try:
         if len(chain) == 2:
             return _read_capped(outer, chain[1], limit, truncate)
         inner_bytes = _read_capped(outer, chain[1], 1 << 31, False)
+    finally:
+        if owned:
+            outer.close()
     inner, _ = open_zip(io.BytesIO(inner_bytes))
     with inner:
         return _read_capped(inner, chain[2], limit, truncate)

@@ -65,18 +65,23 @@ def parse_hive(source: Source, options: ParseOptions) -> ParseResult:
     info = header_info(head)
     if not info:
         return ParseResult.failed(f"{source.display}: no regf base block")
-    with tempfile.TemporaryDirectory(prefix="rdsla-hive-") as tmp:
-        path = source.local_path
-        if path is None:
-            path = os.path.join(tmp, "hive")
-            with open(path, "wb") as fh:
-                fh.write(source.read_bytes())
-        if info["primary_seq"] != info["secondary_seq"]:
-            path = _replay(path, source, tmp, info, result)
-        try:
-            hive = RegistryHive(path)
-        except Exception as exc:  # noqa: BLE001 - regipy raises many kinds on damaged input
-            return ParseResult.failed(f"{source.display}: hive not readable ({type(exc).__name__}: {exc})")
+    dirty = info["primary_seq"] != info["secondary_seq"]
+    hive = None
+    if not dirty:           # no transaction logs to replay: no temporary copy needed
+        hive = _clean_hive(source, RegistryHive)
+    if hive is None:
+        with tempfile.TemporaryDirectory(prefix="rdsla-hive-") as tmp:
+            path = source.local_path
+            if path is None:
+                path = os.path.join(tmp, "hive")
+                with open(path, "wb") as fh:
+                    fh.write(source.read_bytes())
+            if dirty:
+                path = _replay(path, source, tmp, info, result)
+            try:
+                hive = RegistryHive(path)
+            except Exception as exc:  # noqa: BLE001 - regipy raises many kinds on damaged input
+                return ParseResult.failed(f"{source.display}: hive not readable ({type(exc).__name__}: {exc})")
     reader = _Reader(hive, result, source.display)
     name = hive_from_name(info["file_name"]) or hive_from_top_keys(reader.children(hive.root, "").keys())
     if name is None:
@@ -87,6 +92,34 @@ def parse_hive(source: Source, options: ParseOptions) -> ParseResult:
         current = reader.current_control_set()
     entries = list(reader.walk_all(name) if options.full_registry else reader.targeted(name, current, options))
     return to_result(entries, result, current, covers=[(name, "")])    # a hive holds all of itself
+
+
+def _clean_hive(source: Source, hive_class):
+    """A hive without logs to replay, opened without a temporary file where that is possible:
+    a file on disk as it is; a zip member through an anonymous in-memory file (Linux memfd;
+    regipy reads its path with ``open`` into memory at once). None: take the temporary copy,
+    which also reports what makes a damaged hive unreadable."""
+    if source.local_path is not None:
+        try:
+            return hive_class(source.local_path)
+        except Exception:  # noqa: BLE001
+            return None
+    if not hasattr(os, "memfd_create") or not os.path.isdir("/proc/self/fd"):
+        return None
+    try:
+        data = source.read_bytes()
+        fd = os.memfd_create("rdsla-hive")
+    except Exception:  # noqa: BLE001 - the temporary copy reads (and reports) it again
+        return None
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        return hive_class(f"/proc/self/fd/{fd}")      # opened anew (from its start) and read whole
+    except Exception:  # noqa: BLE001
+        return None
+    finally:
+        os.close(fd)
 
 
 def _replay(path: str, source: Source, tmp: str, info: dict, result: ParseResult) -> str:

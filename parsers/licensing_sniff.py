@@ -30,13 +30,19 @@ LICENSING_FIELDS = (
 HEADER_FIELDS = ("VersionNumber", "ServerRole", "ProductId", "PSComputerName", "Description", "ExpirationDate")
 _HEADER_RE = re.compile("|".join(re.escape(f) for f in LICENSING_FIELDS + HEADER_FIELDS), re.IGNORECASE)
 _FIELD_RE = re.compile("|".join(re.escape(f) for f in LICENSING_FIELDS), re.IGNORECASE)
+_FIELDS_LOWER = tuple(f.lower() for f in LICENSING_FIELDS)
 
 
 def sniff(head: bytes) -> Optional[Sniff]:
     text = decode_head(head)
     if text is None:
         return None
-    fields = {m.group(0).lower() for m in _FIELD_RE.finditer(text[:65536])}
+    window = text[:65536]
+    if window.isascii():    # most files name no field: a case-insensitive search of ASCII text is this
+        low_window = window.lower()
+        if not any(f in low_window for f in _FIELDS_LOWER):
+            return None
+    fields = {m.group(0).lower() for m in _FIELD_RE.finditer(window)}
     if not fields:
         return None
     low = text.lstrip("\ufeff \t\r\n")[:4096].lower()
