@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 from rdsla.core import catalog, coverage
 from rdsla.core.catalog import MANIFEST_BASE
+from rdsla.core.evidence import RECORD, rows as frame_rows
 from rdsla.core.hostnames import canonical, license_server_names
 from rdsla.core.model import Analysis, Evidence, Finding, HostProfile
 from rdsla.core.needs import UndeclaredNeed
@@ -69,6 +70,8 @@ class Bundle:
             spellings = ev["host"].dropna().unique()     # canonical() once per spelling, not per row
             ev["_host"] = ev["host"].map({h: canonical(h) if isinstance(h, str) else None for h in spellings})
             ev = ev.sort_values("time", kind="stable")
+            # each row's plain record, made once: evidence and per-row checks read these
+            ev[RECORD] = pd.Series(frame_rows(ev), index=ev.index, dtype=object)
             self.events = ev
             # groups and counts per (host, family) and legacy id, made once in one pass: rules ask
             # "any ..." and "which ..." of the same groups again and again
