@@ -22,7 +22,8 @@ from rdsla.core import facts as F
 from rdsla.core.needs import Needs, UndeclaredNeed
 from rdsla.core.os_builds import os_label
 from rdsla.core.frames import empty_frame
-from rdsla.core.evidence import Row, event_evidence, export_evidence, present, records, registry_evidence, rows
+from rdsla.core.evidence import Row, event_evidence, export_evidence, present, records, registry_evidence
+from rdsla.core.evidence import rows as frame_rows
 from rdsla.core.hostnames import canonical, split_server_list
 from rdsla.core.coverage import HIVE_ROOTS, Coverage, LogSpan
 from rdsla.core.model import (SOURCE_DEPLOYMENT, SOURCE_GROUP_POLICY, SOURCE_WMI, Evidence, Fact, GracePeriod,
@@ -185,7 +186,7 @@ def _rows_by_host(frame: Optional[pd.DataFrame], col: str) -> dict[Optional[str]
         return {}
     groups: dict[Optional[str], list[Row]] = defaultdict(list)
     names: dict = {}
-    for row in rows(frame):
+    for row in frame_rows(frame):
         value = row[col]
         if value not in names:
             names[value] = canonical(value)

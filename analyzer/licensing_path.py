@@ -22,7 +22,7 @@ from rdsla.core.model import (SOURCE_DEPLOYMENT, SOURCE_GROUP_POLICY, SOURCE_WMI
                               HostProfile)
 from rdsla.rules.context import LICENSING_ERRORS, Bundle, Context
 from rdsla.rules.meta import RuleMeta
-from rdsla.rules.pack.cal_pool import TYPE_LABEL, ls_version_of, permanent, usable
+from rdsla.rules.pack.cal_pool import TYPE_LABEL, ls_version_of, usable
 
 STEPS = ("reachable", "ls_running", "ls_activated", "cals_ok")
 SOURCES = {SOURCE_GROUP_POLICY: "group_policy", SOURCE_DEPLOYMENT: "deployment", SOURCE_WMI: "deployment"}
@@ -290,7 +290,7 @@ def _activated(ctx, ls: Optional[HostProfile], name: str, detected) -> Step:
         if len(perm):
             return Step(True, f"{name} issued {len(perm)} permanent CAL(s): an unactivated license server issues "
                               "only temporary ones (RDS_LICENSING.md 5 #5)", [issued_evidence(perm.iloc[-1])])
-    kp = permanent(ctx.keypacks(name))
+    kp = ctx.purchased_keypacks(name)
     if len(kp):
         used = kp[kp["issued"].fillna(0) > 0]
         if len(used):
@@ -325,7 +325,7 @@ def _pool(ctx, sh: HostProfile, ls: Optional[HostProfile], name: str):
     versions = [sh.os_version.value] if sh.os_version is not None and sh.os_version.value else []
     lsv = ls_version_of(ls) if ls is not None else None
     from rdsla.core.evidence import keypack_evidence, rows
-    good = [r for r in rows(permanent(kp)) if usable(r, {cal_type}, versions, lsv)]     # plain rows: a few packs
+    good = [r for r in rows(ctx.purchased_keypacks(name)) if usable(r, {cal_type}, versions, lsv)]   # a few packs
     evidence = [keypack_evidence(r) for r in good[:3]]
     if not good:
         return Step(None, f"no {TYPE_LABEL[cal_type]} pack for {sh.name} on {name}, and no rule found a cause "

@@ -242,6 +242,16 @@ class Context:
     def issued(self, ls: Optional[str] = None) -> pd.DataFrame:
         return self._of_license_server("issued", ls)
 
+    def purchased_keypacks(self, ls: str) -> pd.DataFrame:
+        """The purchased packs of license server ``ls`` (core.cal_counts.permanent of its key
+        packs), selected once per analysis like ``keypacks``."""
+        from rdsla.core.cal_counts import permanent
+        key = ("purchased", ls)
+        hit = self.bundle._by_license_server.get(key)
+        if hit is None:
+            hit = self.bundle._by_license_server[key] = permanent(self.keypacks(ls))
+        return hit.copy(deep=False)
+
     def _of_license_server(self, name: str, ls: Optional[str]) -> pd.DataFrame:
         """The rows of frame ``name`` of license server ``ls`` (all rows without ``ls``): each
         selection made once per analysis, handed out as a shallow copy like ``events``."""

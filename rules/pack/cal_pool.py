@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import pandas as pd
 
-from rdsla.core.cal_counts import CalCount, any_free, pack_counts, permanent, pool_counts
+from rdsla.core.cal_counts import CalCount, any_free, pack_counts, pool_counts
 from rdsla.core.evidence import rows
 from rdsla.rules.api import RuleMeta, events_evidence, id_list, issued_evidence, keypack_evidence, rule
 from rdsla.rules.compat import license_server_accepts, session_host_accepts
@@ -61,7 +61,7 @@ def no_usable_cals(ctx):
             items = ("export.keypacks",) if ctx.has_events(h.name) else ("export.keypacks", "log.system")
             return [ctx.not_collected(h, *items)]
         return [ctx.not_detected()]
-    perm = permanent(kp)
+    perm = ctx.purchased_keypacks(h.name)
     lsv = ls_version_of(h)
     groups = [(c, c.mode_name, [c.os_version.value] if c.os_version is not None and c.os_version.value else [])
               for c in clients if c.mode_name in TYPE_LABEL]
@@ -207,7 +207,7 @@ def type_mismatch(ctx):
     other = "per_device" if mode == "per_user" else "per_user"
     evidence, where = [], []
     for ls in lss:
-        packs = rows(permanent(ctx.keypacks(ls.name)))
+        packs = rows(ctx.purchased_keypacks(ls.name))
         mine = [r for r in packs if r["cal_type"] == mode]
         theirs = [r for r in packs if r["cal_type"] == other]
         if mine or not theirs:

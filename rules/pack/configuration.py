@@ -172,7 +172,7 @@ def gpo_overrides(ctx):
 
 def _policy_impact(ctx, h, policy_servers, mode_fact):
     """What goes wrong with the policy's values: (reasons, evidence)."""
-    from rdsla.rules.pack.cal_pool import TYPE_LABEL, permanent
+    from rdsla.rules.pack.cal_pool import TYPE_LABEL
     reasons, evidence = [], []
     ev = ctx.current(ctx.events(h.name, "rcm", [1131, 1132]))
     named = [n for n in event_names(ev) if n in policy_servers]
@@ -194,7 +194,7 @@ def _policy_impact(ctx, h, policy_servers, mode_fact):
         if act is not None and act.value == "not_activated":
             reasons.append(f"{ls.name} is not activated")
             evidence += fact_evidence(act, note="activation status")
-        perm = permanent(ctx.keypacks(ls.name))
+        perm = ctx.purchased_keypacks(ls.name)
         if len(perm) and mode in TYPE_LABEL and not (perm["cal_type"] == mode).any():
             reasons.append(f"{ls.name} holds no {TYPE_LABEL[mode]} CALs for the policy's {TYPE_LABEL[mode]} mode")
             from rdsla.rules.api import keypack_evidence

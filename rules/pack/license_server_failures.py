@@ -14,7 +14,7 @@ from rdsla.core.cal_counts import pool_counts
 from rdsla.rules.api import (POLICY_KEY, RuleMeta, events_evidence, fact_evidence, id_list, issued_evidence,
                              keypack_evidence, of_catalog_keys, rule)
 from rdsla.rules.compat import session_host_accepts, version_order
-from rdsla.rules.pack.cal_pool import MS_CALS, permanent
+from rdsla.rules.pack.cal_pool import MS_CALS
 
 MS_WEB_CLIENT = "https://learn.microsoft.com/windows-server/remote/remote-desktop-services/clients/remote-desktop-web-client-admin"
 DOCS_1283 = "MicrosoftDocs/windowsserverdocs issue #1283 (web client and Per Device CALs)"
@@ -108,7 +108,7 @@ def _client_kind(leaks: list[dict], gateways: set[str]) -> tuple[str, list[str]]
 
 def _pool_pressure(ctx, h) -> tuple[str, list, bool]:
     """('all 50 ... issued' | '', evidence, exhausted or nearly) of the usable Per Device pool."""
-    perm = permanent(ctx.keypacks(h.name))
+    perm = ctx.purchased_keypacks(h.name)
     if not len(perm):
         return "", [], False
     pd_packs = perm[perm["cal_type"] == "per_device"]
@@ -285,7 +285,7 @@ def _newer_only(ctx, h, sh) -> tuple[bool, pd.DataFrame]:
     version = sh.os_version.value if sh.os_version is not None else None
     if version is None or version_order(version) is None or sh.mode_name != "per_device":
         return False, ctx.keypacks(h.name).iloc[0:0]
-    perm = permanent(ctx.keypacks(h.name))
+    perm = ctx.purchased_keypacks(h.name)
     if not len(perm):
         return False, perm
     mine = perm[(perm["cal_type"] == "per_device") & perm["cal_version"].notna()]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rdsla.core.evidence import rows
 from rdsla.rules.api import RuleMeta, events_evidence, fact_evidence, id_list, keypack_evidence, rule
 from rdsla.rules.compat import session_host_accepts, version_order
-from rdsla.rules.pack.cal_pool import TYPE_LABEL, ls_version_of, permanent
+from rdsla.rules.pack.cal_pool import TYPE_LABEL, ls_version_of
 
 SEED_VER = "seed article: 2. Make sure that the versions of your RDS CALs, RD Session Hosts, and RD License Servers are compatible"
 MS_VER = "https://learn.microsoft.com/windows-server/remote/remote-desktop-services/rds-client-access-license#rds-cal-version-compatibility"
@@ -28,7 +28,7 @@ def cal_too_old(ctx):
     mode = h.mode_name if h.mode_name in TYPE_LABEL else None
     evidence, where, versions = [], [], set()
     for ls in lss:
-        packs = [r for r in rows(permanent(ctx.keypacks(ls.name)))          # a few packs: plain rows
+        packs = [r for r in rows(ctx.purchased_keypacks(ls.name))          # a few packs: plain rows
                  if (not mode or r["cal_type"] == mode) and r["cal_version"] is not None]
         if not packs:
             continue
