@@ -83,24 +83,22 @@ class EventGroups:
             self.gid = np.zeros(0, dtype=np.int64)
             return
         # Codes per column, then per combination (first appearance order, as groupby(sort=False)
-        # numbers groups): numpy over the rows, Python only over distinct values and groups.
-        host_raw = events["host"].to_numpy(dtype=object)
-        host_text = _texts(events["host"])
-        raw_c, raw_u = _factorize(host_text)
-        host_u = [h.upper() for h in raw_u]
-        host_c = _factorize(np.array(host_u, dtype=object))[0][raw_c]
-        prov, src_name = _texts(events["provider"]), _texts(events["source_name"])
-        eid = events["event_id"].astype("Int64").to_numpy(dtype=object, na_value=None)
-        combo_c = _combine(_combine(_factorize(prov)[0], _factorize(src_name)[0]), _factorize(eid)[0])
-        firsts = _first_rows(combo_c)
-        info = [template_of(prov[i], src_name[i], int(eid[i])) if eid[i] is not None else (None, ())
-                for i in firsts.tolist()]
+        # numbers groups): numpy over the rows, Python only over distinct values, groups and the
+        # rows whose template names a server.
+        host = _Text(events["host"])
+        host_upper = [h.upper() for h in host.values]
+        host_c = _factorize(np.array(host_upper, dtype=object))[0][host.codes]
+        prov, src_name = _Text(events["provider"]), _Text(events["source_name"])
+        eid = _Ints(events["event_id"])
+        combo_c = _combine(_combine(prov.codes, src_name.codes), eid.codes)
+        info = [template_of(prov[i], src_name[i], eid[i]) if eid[i] is not None else (None, ())
+                for i in _first_rows(combo_c).tolist()]
         # the named server: read row by row only where the template names one
         server_c = np.zeros(n, dtype=np.int64)
         server_u = [""]
         need = np.flatnonzero(np.array([bool(idx) for _, idx in info], dtype=bool)[combo_c])
+        data = events["data"].to_numpy(dtype=object)
         if len(need):
-            data = events["data"].to_numpy(dtype=object)
             seen: dict = {"": 0}
             for i in need.tolist():
                 d = data[i]
@@ -116,30 +114,34 @@ class EventGroups:
                     code = seen[k] = len(server_u)
                     server_u.append(value)
                 server_c[i] = code
-        message = _texts(events["message"])
-        msg_c, msg_u = _factorize(message)
+        message = _Text(events["message"])
+        msg_c = message.codes
         no_template = np.array([not template for template, _ in info], dtype=bool)[combo_c]
         msgkey_c = np.where(no_template, msg_c, -1)
         gid = _combine(_combine(_combine(host_c, combo_c), server_c), msgkey_c + 1)
         self.gid = gid
         n_groups = int(gid.max()) + 1
         # cited records: (source, record_id) of evidence
-        rid = events["record_id"].astype("Int64").to_numpy(dtype=object, na_value=None)
-        source = _texts(events["source"])
+        rid = _Ints(events["record_id"])
+        source = _Text(events["source"])
         cited_mask = np.zeros(n, dtype=bool)
         if self.cited:
-            cited_set = self.cited
-            for i, r in enumerate(rid.tolist()):
-                if r is not None and (source[i], int(r)) in cited_set:
+            rids = {r for _, r in self.cited if r is not None}
+            maybe = np.flatnonzero(rid.series.isin(list(rids)).fillna(False).to_numpy(dtype=bool))
+            for i in maybe.tolist():
+                key = (source[i], rid[i])
+                if key in self.cited:
                     cited_mask[i] = True
-                    self._by_record[(source[i], int(r))] = int(gid[i])
+                    self._by_record[key] = int(gid[i])
         self.cited_mask = cited_mask
         times = events["time"]
         t = times.array.asi8 if hasattr(times.array, "asi8") else times.astype("int64").to_numpy()
         t = np.where(times.isna().to_numpy(), np.iinfo(np.int64).min, t)
         self._t = t
-        level = events["level"].astype("Int64").to_numpy(dtype=object, na_value=None)
-        sev = np.fromiter((SEVERITY.get(lv, 3) for lv in level.tolist()), dtype=np.int64, count=n)
+        level = _Ints(events["level"])
+        sev = np.full(n, 3, dtype=np.int64)          # SEVERITY; a level it does not name reads as information
+        for value, rank in SEVERITY.items():
+            sev[(level.values == value) & ~level.missing] = rank
         # records of each group, cited first then newest: positions order_rows[start[g]:end[g]]
         self.order_rows = np.lexsort((-t, ~cited_mask, gid))
         ordered = gid[self.order_rows]
@@ -156,26 +158,24 @@ class EventGroups:
         # the newest record of each group (the last of equal times in frame order)
         by_time = np.lexsort((np.arange(n), t, gid))
         newest_rows = by_time[np.searchsorted(gid[by_time], np.arange(n_groups), "right") - 1]
-        channel = _texts(events["channel"])
-        data_col = events["data"].to_numpy(dtype=object)
-        self._cols = {"record_id": rid, "channel": channel, "message": message, "data": data_col, "source": source}
-        lvl = events["level"].to_numpy(dtype=object)
+        channel = _Text(events["channel"])
+        self._cols = {"record_id": rid, "channel": channel, "message": message, "data": data, "source": source}
         for g in range(n_groups):
             i = int(newest_rows[g])
             template, _ = info[combo_c[i]]
-            event_id = text(number(eid[i]))
+            event_id = text(eid[i])
             server = server_u[server_c[i]]
-            key = SEP.join((host_u[raw_c[i]], event_id, (prov[i] or src_name[i]).lower(), template or "",
-                            server.lower(), "" if template else msg_u[msg_c[i]]))
+            key = SEP.join((host_upper[host.codes[i]], event_id, (prov[i] or src_name[i]).lower(), template or "",
+                            server.lower(), "" if template else message[i]))
             self.keys.append(key)
             self._gid_of_key[key] = g
             severity = int(sev_min[g])
             self.stats.append({
-                "gid": g, "host": text(host_raw[i]), "event_id": event_id, "count": int(count[g]),
+                "gid": g, "host": host[i], "event_id": event_id, "count": int(count[g]),
                 "first": _when(t_min[g]), "last": _when(t_max[g]), "severity": severity,
-                "level": _level(lvl[i], severity), "cited": int(cited_n[g]), "variants": int(variants[g]),
-                "message": message[i] or text(data_col[i])[:500], "channel": channel[i],
-                "source": source[i], "record_id": number(rid[i]),
+                "level": _level(level[i], severity), "cited": int(cited_n[g]), "variants": int(variants[g]),
+                "message": message[i] or text(data[i])[:500], "channel": channel[i],
+                "source": source[i], "record_id": rid[i],
                 "server": server, "template": template or "", "t_max": int(t_max[g]),
             })
 
@@ -193,16 +193,46 @@ class EventGroups:
         """The group's records, cited first then newest, at most ``cap``."""
         idx = self.order_rows[self._start[gid]:min(self._end[gid], self._start[gid] + cap)]
         c = self._cols
-        return [{"time": fmt_time(_when(self._t[i])), "record_id": text(number(c["record_id"][i])),
+        return [{"time": fmt_time(_when(self._t[i])), "record_id": text(c["record_id"][i]),
                  "channel": c["channel"][i], "message": c["message"][i] or text(c["data"][i])[:500],
                  "source": c["source"][i], "cited": bool(self.cited_mask[i]), "note": ""} for i in idx.tolist()]
 
 
-def _texts(series: pd.Series) -> np.ndarray:
-    """A column as an object array of str ('' where missing)."""
-    if isinstance(series.dtype, pd.StringDtype):
-        return series.to_numpy(dtype=object, na_value="")
-    return series.astype("string").fillna("").to_numpy(dtype=object)
+class _Text:
+    """A text column as codes and distinct values; a missing value reads as '' (as ``fillna('')``)."""
+
+    __slots__ = ("codes", "values")
+
+    def __init__(self, series: pd.Series):
+        if not isinstance(series.dtype, pd.StringDtype):
+            series = series.astype("string")
+        codes, uniques = pd.factorize(series, sort=False)          # pyarrow's dictionary encoding
+        self.values = list(uniques)
+        codes = codes.astype(np.int64, copy=False)
+        missing = codes < 0
+        if missing.any():
+            if "" not in self.values:
+                self.values.append("")
+            codes = np.where(missing, self.values.index(""), codes)
+        self.codes = codes
+
+    def __getitem__(self, i) -> str:
+        return self.values[self.codes[i]]
+
+
+class _Ints:
+    """An integer column (Int64) as values, a missing mask and codes (missing: its own code)."""
+
+    __slots__ = ("series", "values", "missing", "codes")
+
+    def __init__(self, series: pd.Series):
+        self.series = series.astype("Int64")
+        self.missing = self.series.isna().to_numpy(dtype=bool)
+        self.values = self.series.to_numpy(dtype=np.int64, na_value=0)
+        self.codes = np.where(self.missing, 0, _factorize(self.values)[0] + 1)
+
+    def __getitem__(self, i) -> Optional[int]:
+        return None if self.missing[i] else int(self.values[i])
 
 
 def _factorize(values: np.ndarray) -> tuple[np.ndarray, list]:
