@@ -104,14 +104,17 @@ def empty_frame(name: str) -> pd.DataFrame:
 def make_frame(name: str, rows: Iterable[Mapping] | pd.DataFrame) -> pd.DataFrame:
     """Build a frame of schema ``name`` from row dicts (missing columns become NA).
 
-    Each column of plain values (str, int, bool, UTC datetime, None) is built straight into its
-    array; any other column (floats, naive or non-UTC times, uint64 past 2**63, ints a float
-    column would round, mixed scalars) takes the careful coercion of a frame pandas infers from the rows, so both give
-    the same values and dtypes (tests/core/test_frames_fast.py compares them)."""
+    Up to a few thousand rows (a bundle's registry values, key packs, its ledger), each column
+    of plain values (str, int, bool, UTC datetime, None) is built straight into its array; any
+    other column (floats, naive or non-UTC times, uint64 past 2**63, ints a float column would
+    round, mixed scalars), and more rows, take the careful coercion of the frame pandas infers
+    from the rows: both give the same values and dtypes (tests/core/test_frames_fast.py)."""
     import pandas as pd
     if isinstance(rows, pd.DataFrame):
         return _make_frame_careful(name, rows)
     rows = rows if isinstance(rows, list) else list(rows)
+    if len(rows) > _DIRECT_ROWS:        # pandas' inference in C is as fast on many rows
+        return _make_frame_careful(name, rows)
     schema = SCHEMAS[name]
     present: set = set()
     for row in rows:
@@ -159,6 +162,7 @@ class _Absent:
 
 
 _ABSENT = _Absent()
+_DIRECT_ROWS = 2000           # make_frame builds up to this many rows column by column
 _SAFE_INT = 2 ** 53          # exact through the float64 column pandas makes of ints with gaps
 _MISSING = (None, _ABSENT)
 

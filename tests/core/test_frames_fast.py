@@ -143,3 +143,13 @@ def test_utc_times_of_many_texts_equal_pandas_also_past_the_direct_reading():
              for _ in range(6000)] + [None, "1601-01-01T00:00:00Z"]
     for part in (texts[:300], texts):
         pd.testing.assert_series_equal(frames.utc_times(part), _times_through_pandas(part), check_exact=True)
+
+
+def test_make_frame_of_many_rows_equals_the_direct_build_of_its_parts():
+    rng = random.Random(11)
+    rows = [_rows(rng, "registry")[0] for _ in range(frames._DIRECT_ROWS + 500)]
+    plain = [r for r in rows if all(type(v) in (str, type(None)) for v in r.values())]
+    many = plain * (frames._DIRECT_ROWS // max(len(plain), 1) + 1)
+    assert len(many) > frames._DIRECT_ROWS
+    head = make_frame("registry", many[:frames._DIRECT_ROWS])          # built column by column
+    pd.testing.assert_frame_equal(make_frame("registry", many).iloc[:frames._DIRECT_ROWS], head, check_exact=True)
