@@ -347,6 +347,8 @@ def join_issued_to_keypacks(issued: pd.DataFrame, keypacks: pd.DataFrame) -> pd.
     CAL version and type of an issued license come from its pack across files."""
     if not len(issued) or not len(keypacks):
         return issued
+    if not (issued["cal_version"].isna().any() or issued["cal_type"].isna().any()):
+        return issued                           # every license names its CAL already
     packs = keypacks.dropna(subset=["keypack_id"]).drop_duplicates(["license_server", "keypack_id"])
     lookup = {(ls, kp): (ver, typ) for ls, kp, ver, typ in
               zip(packs["license_server"], packs["keypack_id"], packs["cal_version"], packs["cal_type"])}

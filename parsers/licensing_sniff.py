@@ -31,6 +31,8 @@ HEADER_FIELDS = ("VersionNumber", "ServerRole", "ProductId", "PSComputerName", "
 _HEADER_RE = re.compile("|".join(re.escape(f) for f in LICENSING_FIELDS + HEADER_FIELDS), re.IGNORECASE)
 _FIELD_RE = re.compile("|".join(re.escape(f) for f in LICENSING_FIELDS), re.IGNORECASE)
 _FIELDS_LOWER = tuple(f.lower() for f in LICENSING_FIELDS)
+# https://docs.python.org/3/library/re.html#re.IGNORECASE: [a-z] also matches these four
+_FOLDS_TO_ASCII = ("\u0130", "\u0131", "\u017f", "\u212a")
 
 
 def sniff(head: bytes) -> Optional[Sniff]:
@@ -38,7 +40,9 @@ def sniff(head: bytes) -> Optional[Sniff]:
     if text is None:
         return None
     window = text[:65536]
-    if window.isascii():    # most files name no field: a case-insensitive search of ASCII text is this
+    if not any(c in window for c in _FOLDS_TO_ASCII):
+        # most files name no field; without the 4 non-ASCII letters that case-insensitive
+        # matching equates with ASCII ones, a search of the lower-cased text finds the same
         low_window = window.lower()
         if not any(f in low_window for f in _FIELDS_LOWER):
             return None

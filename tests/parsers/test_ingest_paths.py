@@ -95,7 +95,9 @@ def test_damaged_hive_in_a_zip_reads_as_the_same_damaged_hive_on_disk(tmp_path, 
 @pytest.mark.parametrize("text", [
     "Name,Value\nfoo,bar\n", "KeyPackId,ProductVersion,TypeAndModel\n1,2,3\n", "keypackid;x;y\n",
     "LICENSE CONNECTIVITY STATUS: true\n", "nothing here at all " * 500, "ID \u212aeyPackId stra\u00dfe\n",
-    "\u017fomething KeyPackId", "Zeichen: \u00e4\u00f6\u00fc IssuedCount",
+    "\u017fomething KeyPackId", "Zeichen: \u00e4\u00f6\u00fc IssuedCount", "\ufeffKeyPackId,TotalLicenses,x\n",
+    "\ufeffName,Value\n", "\u212aEYPACKID", "Issued\u0130d", "\u0131ssuedcount", "LICEN\u017fESERVERVERSION ja",
+    "Stra\u00dfe ohne Feld\n" * 50,
 ])
 def test_licensing_sniff_refuses_quickly_only_what_the_field_search_refuses(text):
     found = {m.group(0).lower() for m in _FIELD_RE.finditer(text[:65536])}
