@@ -161,3 +161,15 @@ def test_the_days_logged_are_those_of_the_log_holding_the_licensing_events():
     assert span_days(sh) == 7
     sh.os_version = Fact("2022", "registry")          # RCM/Admin from 2019: not collected here
     assert span_days(sh) is None
+
+
+def test_purchased_packs_by_license_server_are_read_once_in_frame_order():
+    """specific_fix.purchased_packs (issue 20): each license server's purchased packs (no
+    built-in, no temporary one), by canonical name, as the fields of every cause read them."""
+    a = make_analysis([valid(), license_server()],
+                      keypacks=[BUILTIN, keypack(version="2022", kid="2"), keypack("ls01.contoso.com", kid="3"),
+                                keypack("LS02", cal_type="per_device", kid="4"), keypack(kid="5", temporary=True)])
+    packs = specific_fix.purchased_packs(a)
+    assert {k: [r["keypack_id"] for r in v] for k, v in packs.items()} == {"LS01": ["2", "3"], "LS02": ["4"]}
+    assert specific_fix._packs(packs, "LS01") == "2022 Per User, 2019 Per User"
+    assert specific_fix._packs(packs, "NOBODY") == ""

@@ -153,3 +153,16 @@ def test_pool_counts_and_any_free():
     assert any_free([exhausted, unknown]) is None
     assert any_free([unknown, free]) is True and any_free([exhausted, unlimited]) is True
     assert any_free(make_frame("keypacks", [exhausted, unknown])) is None
+
+
+def test_purchased_packs_leave_out_built_in_and_temporary_ones():
+    """core.cal_counts.permanent: built-in and temporary packs are not purchased CALs (a missing
+    flag is not set); the frame itself comes back when every pack is purchased."""
+    from rdsla.core.cal_counts import permanent
+    from rdsla.core.frames import make_frame
+    kp = make_frame("keypacks", [{"keypack_id": "1", "builtin": True}, {"keypack_id": "2", "temporary": True},
+                                 {"keypack_id": "3", "builtin": False, "temporary": False}, {"keypack_id": "4"}])
+    assert permanent(kp)["keypack_id"].tolist() == ["3", "4"]
+    assert permanent(kp).index.tolist() == [2, 3]
+    bought = kp.iloc[2:]
+    assert permanent(bought) is bought and not len(permanent(kp.iloc[0:2]))

@@ -50,3 +50,19 @@ def test_records_are_present_of_every_value_of_to_dict_records():
         assert got == expected
         assert [[type(v) for v in r.values()] for r in got] == [[type(v) for v in r.values()] for r in expected]
     assert records(events)[1]["time"] is None and records(events)[0]["record_id"] == 7
+
+
+def test_rows_are_records_that_know_their_index_label():
+    """core.evidence.rows (issue 20): the records of a frame, each knowing its index label as
+    ``name`` like a row of iterrows (key-pack and issued evidence locate rows by it); a frame
+    carrying its records in the RECORD column hands those out, the same objects each time."""
+    from rdsla.core.evidence import RECORD, records, rows
+    frame = make_frame("keypacks", [{"license_server": "LS01", "keypack_id": "1", "total": 5},
+                                    {"license_server": None, "keypack_id": "2", "total": None}]).iloc[[1, 0]]
+    got = rows(frame)
+    assert [dict(r) for r in got] == records(frame) and [r.name for r in got] == [1, 0]
+    assert [r.name for r in rows(frame.iloc[0:0])] == []
+    assert [keypack_evidence(r).locator for r in got] == [keypack_evidence(r).locator for _, r in frame.iterrows()]
+    carried = frame.assign(**{RECORD: got})
+    again = rows(carried.iloc[[1]])
+    assert again[0] is got[1]

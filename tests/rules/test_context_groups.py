@@ -95,3 +95,45 @@ def test_key_packs_and_issued_of_a_server_are_selected_once_and_copied():
     assert not len(ctx.keypacks("NOBODY")) and len(ctx.keypacks()) == 3
     first["mine"] = 1                                    # a rule's change stays in its copy
     assert "mine" not in ctx.keypacks("LS01").columns and "mine" not in analysis_.frames["keypacks"].columns
+
+
+def test_positions_and_records_of_the_events_are_those_of_the_frame():
+    """Bundle.positions (issue 20): the rows of a host (or of every host) with these legacy ids,
+    as a filter of the frame gives them; each event's record is made once, with the values of
+    its row (core.evidence.rows hands it out for any selection)."""
+    from rdsla.core.evidence import RECORD, records, rows
+    bundle = Bundle(analysis())
+    for host in ("RDSH01", "RDSH02", "NOBODY", None):
+        for ids in ([1128], [1128, 1129], [21]):
+            family = "ls" if ids == [21] else "rcm"
+            expected = filtered(bundle, host, family, ids)["record_id"].tolist()
+            assert bundle.events.iloc[bundle.positions(host, family, ids)]["record_id"].tolist() == expected
+    plain = records(bundle.events.drop(columns=[RECORD]))
+    assert [dict(r) for r in rows(bundle.events)] == plain
+    ctx = reader(bundle)
+    picked = rows(ctx.events("RDSH01", "rcm", [1128]))
+    assert all(r is bundle.events[RECORD].iloc[bundle.events.index.get_loc(r.name)] for r in picked)
+
+
+def test_current_and_history_split_at_the_window():
+    """current/history keep the rows on their side of the window, in order, whether the window
+    keeps some, all or none of them."""
+    rows = [event("RDSH01", 1128, days_ago=d) for d in (12, 9, 3, 1)]
+    ctx = reader(Bundle(make_analysis([session_host("RDSH01")], events=rows)))
+    ev = ctx.events("RDSH01", "rcm", [1128])
+    now, old = ctx.current(ev), ctx.history(ev)
+    assert now["record_id"].tolist() == ev["record_id"].tolist()[2:]
+    assert old["record_id"].tolist() == ev["record_id"].tolist()[:2]
+    assert ctx.current(now)["record_id"].tolist() == now["record_id"].tolist() and not len(ctx.history(now))
+    assert ctx.history(old)["record_id"].tolist() == old["record_id"].tolist() and not len(ctx.current(old))
+
+
+def test_purchased_packs_of_a_server_are_selected_once_and_copied():
+    from tests.rules.test_rules import keypack
+    kp = [keypack("LS01", kid="1"), keypack("LS01", kid="2", builtin=True), keypack("LS01", kid="3", temporary=True),
+          keypack("LS02", kid="4")]
+    ctx = reader(Bundle(make_analysis([HostProfile(name="LS01"), HostProfile(name="LS02")], keypacks=kp)))
+    first = ctx.purchased_keypacks("LS01")
+    assert first["keypack_id"].tolist() == ["1"] and ctx.purchased_keypacks("LS02")["keypack_id"].tolist() == ["4"]
+    first["mine"] = 1
+    assert "mine" not in ctx.purchased_keypacks("LS01").columns

@@ -34,3 +34,13 @@ def test_id_list_counts_like_the_groupby():
         assert id_list(df.iloc[::-1]) == by_groupby(df.iloc[::-1])     # order of the rows does not matter
     assert id_list(frame([(50280, 1128), (50280, 1128), (1131, None)])) == "1131 x1, 50280 (= 1128) x2"
     assert id_list(frame([])) == ""
+
+
+def test_names_in_one_records_data_are_those_event_names_finds_in_its_frame():
+    """rules.helpers.names_in_data (issue 20): the names event_names finds in a one-row frame,
+    without making the frame (RDSLIC-023 asks it of every 1131/1132 after a change)."""
+    from rdsla.rules.helpers import event_names, names_in_data
+    for data in ({"p1": "ls02.contoso.com", "p2": "RDSH01"}, {"p1": "a name with spaces", "p2": "12"},
+                 {"p1": ""}, None, {}):
+        assert names_in_data([data]) == event_names(pd.DataFrame({"data": [data]}))
+    assert names_in_data([{"p1": "LS02"}, {"p1": "ls02"}, {"p1": "LS03"}]) == ["LS02", "LS03"]
