@@ -349,14 +349,16 @@ def join_issued_to_keypacks(issued: pd.DataFrame, keypacks: pd.DataFrame) -> pd.
         return issued
     if not (issued["cal_version"].isna().any() or issued["cal_type"].isna().any()):
         return issued                           # every license names its CAL already
-    packs = keypacks.dropna(subset=["keypack_id"]).drop_duplicates(["license_server", "keypack_id"])
-    lookup = {(ls, kp): (ver, typ) for ls, kp, ver, typ in
-              zip(packs["license_server"], packs["keypack_id"], packs["cal_version"], packs["cal_type"])}
-    out = issued.copy()
+    lookup: dict = {}               # (server, pack) -> (version, type) of its first row naming a pack
+    for ls, kp, ver, typ in zip(keypacks["license_server"], keypacks["keypack_id"], keypacks["cal_version"],
+                                keypacks["cal_type"]):
+        if not pd.isna(kp):
+            lookup.setdefault((ls, kp), (ver, typ))
+    out = issued.copy(deep=False)
     for col, i in (("cal_version", 0), ("cal_type", 1)):
         filled = [cur if not pd.isna(cur) else lookup.get((ls, kp), (pd.NA, pd.NA))[i]
                   for cur, ls, kp in zip(out[col], out["license_server"], out["keypack_id"])]
-        out[col] = pd.array(filled, dtype="string")
+        out[col] = string_array([None if v is pd.NA else v for v in filled])
     return out
 
 

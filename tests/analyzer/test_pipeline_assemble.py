@@ -63,3 +63,17 @@ def test_join_keeps_issued_licenses_that_name_their_cal():
                                         issued_on=datetime(2024, 1, 1, tzinfo=timezone.utc))])
     out = join_issued_to_keypacks(issued, keypacks)
     pd.testing.assert_frame_equal(out, issued, check_exact=True)
+
+
+def test_join_takes_the_first_pack_of_a_server_and_id_also_without_a_server():
+    keypacks = make_frame("keypacks", [dict(keypack_id="5", cal_version="2016", cal_type="per_device"),
+                                       dict(keypack_id="5", cal_version="2019", cal_type="per_user"),
+                                       dict(license_server="LS01", cal_version="2022", cal_type="per_user"),
+                                       dict(license_server="LS01", keypack_id="7", cal_type="per_user")])
+    issued = make_frame("issued", [dict(keypack_id="5"), dict(license_server="LS01", keypack_id="7"),
+                                   dict(license_server="LS01"), dict(license_server="LS01", keypack_id="5")])
+    out = join_issued_to_keypacks(issued, keypacks)
+    assert out["cal_version"].fillna("-").tolist() == ["2016", "-", "-", "-"]
+    assert out["cal_type"].fillna("-").tolist() == ["per_device", "per_user", "-", "-"]
+    assert [str(d) for d in out.dtypes] == list(SCHEMAS["issued"].values())
+    assert issued["cal_type"].isna().all()                  # the input frame is not changed
