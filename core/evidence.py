@@ -22,6 +22,9 @@ REGISTRY_DATA_SHOWN = 96       # characters of a long value (a certificate blob)
 
 def present(value: Any) -> Any:
     """``value``, or None for every form of missing (None, NA, NaT, NaN)."""
+    kind = type(value)
+    if kind is str or kind is dict or kind is int or kind is bool:     # never missing: the usual values
+        return value
     import numpy as np
     import pandas as pd
     if value is None or value is pd.NA or value is pd.NaT:
@@ -41,6 +44,7 @@ def records(frame: pd.DataFrame) -> list[dict]:
     values as ``present`` of each value of ``to_dict("records")``, built column by column
     (3x faster: only object columns are looked at value by value)."""
     import numpy as np
+    import pandas as pd
     if not len(frame):
         return []
     columns = []
@@ -49,6 +53,8 @@ def records(frame: pd.DataFrame) -> list[dict]:
         array, dtype = column.array, column.dtype     # the column's array: no Series made per step
         if dtype == object:
             values = [present(v) for v in np.asarray(array).tolist()]
+        elif isinstance(dtype, pd.StringDtype):       # Arrow strings: None for a missing one, 2-3x faster
+            values = array.to_numpy(dtype=object, na_value=None).tolist()
         else:
             numeric = isinstance(dtype, np.dtype) and dtype.kind in "biuf"
             values = np.asarray(array).tolist() if numeric else array.tolist()   # plain Python numbers
