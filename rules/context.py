@@ -233,8 +233,11 @@ class Context:
                                  f"(RuleMeta.events: catalog keys {sorted(catalog.keys_for(family, missing))})")
 
     def frame(self, name: str) -> pd.DataFrame:
-        import pandas as pd
-        return self.analysis.frames.get(name, pd.DataFrame())
+        found = self.analysis.frames.get(name)
+        if found is None:
+            import pandas as pd
+            return pd.DataFrame()
+        return found
 
     def keypacks(self, ls: Optional[str] = None) -> pd.DataFrame:
         return self._of_license_server("keypacks", ls)

@@ -30,6 +30,13 @@ def newest(df: pd.DataFrame, n: int = 5) -> pd.DataFrame:
     return df.sort_values("time", kind="stable").tail(n)
 
 
+def newest_rows(records: list, n: int) -> list:
+    """The ``n`` newest of these event rows (core.evidence.rows), as :func:`newest` picks them
+    from a frame: a stable sort by time, a missing time last."""
+    ordered = sorted(records, key=lambda r: (r["time"] is None, 0 if r["time"] is None else r["time"]))
+    return ordered[-n:] if n > 0 else []
+
+
 def events_evidence(df: pd.DataFrame, note: str = "", n: int = 5) -> list[Evidence]:
     return [event_evidence(row, note) for row in rows(newest(df, n))]
 

@@ -76,7 +76,7 @@ def no_usable_cals(ctx):
         if free is not True:
             short.append((client, mode, good, free))
     if not short:
-        return [ctx.not_detected(f"{h.name} has {_available_text(pool_counts(perm).available) if len(perm) else 'CALs'} "
+        return [ctx.not_detected(f"{h.name} has {_available_text(pool_counts(perm_rows).available) if len(perm) else 'CALs'} "
                                  f"usable by each of its session hosts.")]
     if all(free is None for *_, free in short) and not len(ev):
         _, mode, good, _ = short[0]

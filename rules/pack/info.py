@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from rdsla.core.model import Evidence
+from rdsla.core.evidence import event_evidence, rows
 from rdsla.rules.api import COLLECT, RuleMeta, events_evidence, id_list, rule
+from rdsla.rules.helpers import newest_rows
 from rdsla.rules.api import license_servers as _lss, session_hosts as _shs
 
 SH_ERRORS = (1003, 1004, 1011, 1028, 1043, 1061, 1068, 1069, 1128, 1130, 1131, 1132, 1133)
@@ -29,9 +31,12 @@ def sh_errors(ctx):
         if not ctx.has_events(h.name):
             return [ctx.not_collected(h, "log.system", "log.rcm_admin")]
         return [ctx.not_detected(history=history)]
-    evidence = []
-    for _, grp in ev.groupby("_legacy"):
-        evidence += events_evidence(grp, "licensing event", n=2)
+    evidence, by_id = [], {}
+    for r in rows(ev):                  # the two newest of each legacy id, ids ascending
+        if r["_legacy"] is not None:
+            by_id.setdefault(r["_legacy"], []).append(r)
+    for legacy in sorted(by_id):
+        evidence += [event_evidence(r, "licensing event") for r in newest_rows(by_id[legacy], 2)]
     return [ctx.detected(f"{h.name} logged {len(ev)} licensing event(s) in the {ctx.window.days} days before "
                          f"collection: {id_list(ev)}.", evidence, related_hosts=ctx.servers_of(h))]
 

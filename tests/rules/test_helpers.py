@@ -44,3 +44,15 @@ def test_names_in_one_records_data_are_those_event_names_finds_in_its_frame():
                  {"p1": ""}, None, {}):
         assert names_in_data([data]) == event_names(pd.DataFrame({"data": [data]}))
     assert names_in_data([{"p1": "LS02"}, {"p1": "ls02"}, {"p1": "LS03"}]) == ["LS02", "LS03"]
+
+
+def test_newest_rows_are_those_newest_picks_from_the_frame():
+    """rules.helpers.newest_rows (issue 20): the same rows, in the same order, as newest() of the
+    frame: a stable sort by time with a missing time last, then the last n."""
+    from rdsla.core.evidence import rows
+    from rdsla.rules.helpers import newest, newest_rows
+    times = ["2026-12-02T10:00:00Z", None, "2026-12-01T10:00:00Z", "2026-12-02T10:00:00Z", "2026-11-30T10:00:00Z"]
+    df = pd.DataFrame({"time": pd.to_datetime(times, utc=True), "record_id": [1, 2, 3, 4, 5]})
+    for n in (1, 2, 3, 5, 9):
+        assert [r["record_id"] for r in newest_rows(rows(df), n)] == newest(df, n)["record_id"].tolist()
+    assert newest_rows(rows(df), 0) == []
