@@ -147,11 +147,14 @@ def build_profiles(frames: dict[str, pd.DataFrame], facts: list[dict], hosts: di
     ev = frames.get("events")
     kp = frames.get("keypacks")
     art = frames.get("artifacts")
-    for frame, col in ((reg, "host"), (ev, "host"), (kp, "license_server"), (frames.get("issued"), "license_server")):
-        if frame is not None and len(frame) and col in frame:
-            for value in frame[col].dropna().unique():
-                if canonical(value):
-                    names.setdefault(canonical(value), set())
+    # each frame read once into plain rows grouped by machine: a pandas slice and a records()
+    # per machine and frame cost more than everything the builder does with the rows
+    art_of, reg_of, ev_of = _rows_by_host(art, "host"), _rows_by_host(reg, "host"), _rows_by_host(ev, "host")
+    kp_of, issued_of = _rows_by_host(kp, "license_server"), _rows_by_host(frames.get("issued"), "license_server")
+    for groups in (reg_of, ev_of, kp_of, issued_of):        # every machine a row names
+        for name in groups:
+            if name:
+                names.setdefault(name, set())
     for fact in facts:
         if canonical(fact.get("host")):
             names.setdefault(canonical(fact.get("host")), set())
@@ -161,10 +164,6 @@ def build_profiles(frames: dict[str, pd.DataFrame], facts: list[dict], hosts: di
         if h:
             by_host_facts[h].append(fact)
 
-    # each frame read once into plain rows grouped by machine: a pandas slice and a records()
-    # per machine and frame cost more than everything the builder does with the rows
-    art_of, reg_of, ev_of = _rows_by_host(art, "host"), _rows_by_host(reg, "host"), _rows_by_host(ev, "host")
-    kp_of, issued_of = _rows_by_host(kp, "license_server"), _rows_by_host(frames.get("issued"), "license_server")
     memberships = [f for f in facts if f.get("name") == F.TSLS_GROUP_MEMBERS]
     profiles = []
     for name in sorted(names):
