@@ -94,11 +94,18 @@ SCHEMAS: dict[str, dict[str, str]] = {
 FRAME_NAMES = tuple(SCHEMAS)
 
 
+_EMPTY: dict = {}
+
+
 def empty_frame(name: str) -> pd.DataFrame:
-    """A typed, empty frame with every column of the schema."""
+    """A typed, empty frame with every column of the schema (a copy of one built once: a log
+    without a kept record asks for one)."""
     import pandas as pd
-    schema = SCHEMAS[name]
-    return pd.DataFrame({col: pd.Series([], dtype=dtype) for col, dtype in schema.items()})
+    empty = _EMPTY.get(name)
+    if empty is None:
+        schema = SCHEMAS[name]
+        empty = _EMPTY[name] = pd.DataFrame({col: pd.Series([], dtype=dtype) for col, dtype in schema.items()})
+    return empty.copy()
 
 
 def make_frame(name: str, rows: Iterable[Mapping] | pd.DataFrame) -> pd.DataFrame:
@@ -270,6 +277,8 @@ def frame_from_columns(name: str, columns: Mapping[str, "list | pd.Series"]) -> 
     import pandas as pd
     schema = SCHEMAS[name]
     length = len(next(iter(columns.values()))) if columns else 0
+    if not length:
+        return empty_frame(name)
     out = {}
     for col, dtype in schema.items():
         values = columns.get(col)

@@ -156,3 +156,14 @@ def test_make_frame_of_many_rows_equals_the_direct_build_of_its_parts():
     assert len(many) > frames._DIRECT_ROWS
     head = make_frame("registry", many[:frames._DIRECT_ROWS])          # built column by column
     pd.testing.assert_frame_equal(make_frame("registry", many).iloc[:frames._DIRECT_ROWS], head, check_exact=True)
+
+
+def test_empty_frames_are_fresh_copies_equal_to_a_built_empty_frame():
+    for name, schema in SCHEMAS.items():
+        built = pd.DataFrame({col: pd.Series([], dtype=dtype) for col, dtype in schema.items()})
+        first = frames.empty_frame(name)
+        pd.testing.assert_frame_equal(first, built, check_exact=True)
+        first["host"] = pd.Series([], dtype="object") if "host" in first else None    # a caller's change stays its own
+        pd.testing.assert_frame_equal(frames.empty_frame(name), built, check_exact=True)
+    cols = {c: [] for c in SCHEMAS["events"]}
+    pd.testing.assert_frame_equal(frames.frame_from_columns("events", cols), frames.empty_frame("events"), check_exact=True)
