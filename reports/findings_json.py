@@ -11,7 +11,6 @@ described in :mod:`rdsla.reports.diff_facts`. Issue 23: each root cause's ``conf
 ask-list by host (``reports.view_asks``); both additions, no field changes meaning."""
 from __future__ import annotations
 
-
 from rdsla.core.model import Analysis, jsonable
 from rdsla.reports.view_format import is_missing
 
@@ -60,5 +59,5 @@ def _diff_facts(analysis: Analysis) -> dict:
 
 
 def render(analysis: Analysis) -> str:
-    from rdsla.reports.json_text import dumps        # json.dumps(indent=2, ensure_ascii=False), faster
+    from rdsla.reports.json_text import dumps      # the text of json.dumps(indent=2, ensure_ascii=False)
     return dumps(findings_document(analysis))

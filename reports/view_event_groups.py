@@ -223,7 +223,7 @@ class _Text:
 class _Ints:
     """An integer column (Int64) as values, a missing mask and codes (missing: its own code)."""
 
-    __slots__ = ("series", "values", "missing", "codes")
+    __slots__ = ("codes", "missing", "series", "values")
 
     def __init__(self, series: pd.Series):
         self.series = series.astype("Int64")

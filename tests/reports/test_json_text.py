@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from rdsla.reports.json_text import dumps
 
 BUNDLES = Path(__file__).resolve().parents[2] / "sample_data" / "bundles"
@@ -30,7 +29,8 @@ VALUES = [
     "</script><b>&amp;",
     {"a": {}, "b": [], "c": [{}], "d": [[], [[]]], "e": {"f": {"g": None}}},
     [1, [2, [3, {"x": [True, False, None]}]], ()],
-    {1: "int key", 2.5: "float key", True: "bool key", None: "none key", "s": "str key"},
+    {1: "int key", 2.5: "float key", None: "none key", "s": "str key"},
+    {True: "bool key", False: "other bool key"},
     {float("nan"): 1, float("inf"): 2, -0.0: 3},
     OrderedDict([("z", 1), ("a", 2)]),
     {"enum": Level.ERROR, "keys": {Level.ERROR: 1}, "np": np.float64(0.1), "sub": Name("x"), Name("k"): [Name("v")]},

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from rdsla.core.frames import empty_frame, make_frame
 from rdsla.core.model import Evidence
 from rdsla.reports import findings_json, html, markdown, view_shared
@@ -80,7 +79,7 @@ def test_an_entry_goes_with_its_analysis(analysis):
 
 def test_an_object_without_weak_references_is_served_unshared():
     class Plain:
-        __slots__ = ("frames", "findings")
+        __slots__ = ("findings", "frames")
     p = Plain()
     p.frames, p.findings = {"events": empty_frame("events"), "artifacts": empty_frame("artifacts")}, []
     assert view_shared.artifacts(p) == [] and view_shared.event_index(p) is not view_shared.event_index(p)
