@@ -29,18 +29,9 @@ _LAZY = {
 __all__ = ["__version__", "analyze", "read", "Result", "Reading"]
 
 
-def _version() -> str:
-    """The installed distribution's version: pyproject.toml is the one place it is written."""
-    from importlib.metadata import PackageNotFoundError, version
-    try:
-        return version("rdsla")
-    except PackageNotFoundError:      # run from a checkout that was never installed
-        return "0+unknown"
-
-
 def __getattr__(name: str) -> Any:
-    if name == "__version__":      # read from the package metadata on first use (importlib.metadata
-        value = _version()         # costs ~80 ms of start-up, which most commands never need)
+    if name == "__version__":      # rdsla/_version.py, which pyproject.toml reads at build time
+        from rdsla._version import __version__ as value
         globals()[name] = value
         return value
     module = _LAZY.get(name)

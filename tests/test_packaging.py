@@ -104,7 +104,8 @@ def test_one_top_level_import_name_and_the_script(names, wheel):
         entry_points = zf.read(f"{info}/entry_points.txt").decode()
         metadata = zf.read(f"{info}/METADATA").decode()
     assert "[console_scripts]" in entry_points and wc.ENTRY_POINT in entry_points.splitlines()
-    assert f"Version: {PYPROJECT['project']['version']}" in metadata.splitlines()
+    import rdsla
+    assert f"Version: {rdsla.__version__}" in metadata.splitlines()   # built from rdsla/_version.py
 
 
 def test_no_bytecode_or_build_leftovers_in_the_wheel(names):
