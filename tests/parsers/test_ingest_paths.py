@@ -4,6 +4,7 @@ exactly what the plain way reads."""
 from __future__ import annotations
 
 import os
+import re
 import zipfile
 from datetime import datetime, timezone
 
@@ -12,7 +13,7 @@ import pytest
 
 from rdsla.parsers import base
 from rdsla.parsers.base import ParseOptions, Source, zips_kept_open
-from rdsla.parsers.licensing_sniff import _FIELD_RE, sniff
+from rdsla.parsers.licensing_sniff import _FIELD_RE, LICENSING_FIELDS, sniff
 from rdsla.parsers.registry import parse
 from rdsla.sample_data.forge.machine import Machine, system_tree
 from rdsla.sample_data.forge.regf_writer import build_hive
@@ -97,9 +98,14 @@ def test_damaged_hive_in_a_zip_reads_as_the_same_damaged_hive_on_disk(tmp_path, 
     "LICENSE CONNECTIVITY STATUS: true\n", "nothing here at all " * 500, "ID \u212aeyPackId stra\u00dfe\n",
     "\u017fomething KeyPackId", "Zeichen: \u00e4\u00f6\u00fc IssuedCount", "\ufeffKeyPackId,TotalLicenses,x\n",
     "\ufeffName,Value\n", "\u212aEYPACKID", "Issued\u0130d", "\u0131ssuedcount", "LICEN\u017fESERVERVERSION ja",
-    "Stra\u00dfe ohne Feld\n" * 50,
+    "Stra\u00dfe ohne Feld\n" * 50, "\u017fIssuedToUser \u0131sLSAvailable \u0130ssuingCals \u212aEYPACKTYPE",
+    "Grace period days left? 12\nactivation status: 1\nDaysLeft DAYSLEFT daysleft\n" * 20,
 ])
 def test_licensing_sniff_refuses_quickly_only_what_the_field_search_refuses(text):
-    found = {m.group(0).lower() for m in _FIELD_RE.finditer(text[:65536])}
+    plain = re.compile("|".join(re.escape(f) for f in LICENSING_FIELDS), re.IGNORECASE)   # the search as it was
+    assert [m.group(0) for m in _FIELD_RE.finditer(text)] == [m.group(0) for m in plain.finditer(text)]
+    found = {m.group(0).lower() for m in plain.finditer(text[:65536])}
     result = sniff(text.encode("utf-8"))
     assert (result is None) == (not found)
+    if result is not None and result.kind == "licensing_text":
+        assert result.reason.endswith(", ".join(sorted(found)[:4]))
