@@ -73,17 +73,21 @@ class Row(dict):
     __slots__ = ("name",)
 
 
-RECORD = "_record"      # a column holding each row's Row, made once (rules.context.Bundle's events)
+RECORD = "_record"      # a column holding each row's Row, made once (the rules' event selections)
 
 
 def rows(frame: pd.DataFrame) -> list[Row]:
     """The rows of ``frame`` as :class:`Row` dicts (plain values, None for every missing one),
     in frame order: what the evidence builders and the checks read of a row, without the
     per-row pandas Series of ``iterrows`` (a row of a mixed-dtype frame costs ~0.2 ms there).
-    A frame whose column :data:`RECORD` holds them already (made once per analysis from values
-    nobody changes) hands those out."""
+    A frame whose column :data:`RECORD` holds them already (rules.context makes them once per
+    selection of events, whose values nobody changes) hands those out; the column is never part
+    of a record."""
     if RECORD in frame.columns:
-        return frame[RECORD].tolist()
+        found = frame[RECORD].tolist()
+        if all(isinstance(r, Row) for r in found):
+            return found
+        frame = frame.drop(columns=[RECORD])         # rows joined from elsewhere: make them all
     out = []
     for label, values in zip(frame.index.tolist(), records(frame)):
         row = Row(values)

@@ -70,12 +70,12 @@ class Bundle:
             spellings = ev["host"].dropna().unique()     # canonical() once per spelling, not per row
             ev["_host"] = ev["host"].map({h: canonical(h) if isinstance(h, str) else None for h in spellings})
             ev = ev.sort_values("time", kind="stable")
-            # each row's plain record, made once: evidence and per-row checks read these
-            ev[RECORD] = pd.Series(frame_rows(ev), index=ev.index, dtype=object)
             self.events = ev
             # groups and counts per (host, family) and legacy id, made once in one pass: rules ask
             # "any ..." and "which ..." of the same groups again and again
             rows: dict[tuple, list[int]] = {}
+            in_catalog: dict[tuple, bool] = {}      # (family, legacy id) -> a catalog event
+            readable = []                            # positions of catalog events: what a rule may read
             for i, (host, family, legacy) in enumerate(zip(ev["_host"].tolist(), ev["_family"].tolist(),
                                                            ev["_legacy"].tolist())):
                 host = host if isinstance(host, str) else ""
@@ -83,7 +83,18 @@ class Bundle:
                 rows.setdefault((host, family), []).append(i)
                 self._legacy_at.append(legacy)
                 self._counts[(host, family, legacy)] += 1
+                if (family, legacy) not in in_catalog:
+                    in_catalog[(family, legacy)] = bool(catalog.keys_for(family, [legacy]))
+                if in_catalog[(family, legacy)]:
+                    readable.append(i)
             self._rows = rows
+            # the plain record of each event a rule may read (declared needs are catalog keys),
+            # made once: evidence and per-row checks read them (core.evidence.rows) from every
+            # selection; --all-events keeps many more events, which no rule reads
+            records = [None] * len(ev)
+            for i, record in zip(readable, frame_rows(ev.iloc[readable] if len(readable) < len(ev) else ev)):
+                records[i] = record
+            ev[RECORD] = pd.Series(records, index=ev.index, dtype=object)
         reg = self.frames.get("registry")
         self.registry_hosts = {canonical(h) for h in reg["host"].dropna().tolist()} \
             if reg is not None and len(reg) else set()

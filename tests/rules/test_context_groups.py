@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pandas as pd
+
 from rdsla.core import catalog
 from rdsla.core.model import HostProfile
 from rdsla.rules.api import Bundle, Context
@@ -99,8 +101,9 @@ def test_key_packs_and_issued_of_a_server_are_selected_once_and_copied():
 
 def test_positions_and_records_of_the_events_are_those_of_the_frame():
     """Bundle.positions (issue 20): the rows of a host (or of every host) with these legacy ids,
-    as a filter of the frame gives them; each event's record is made once, with the values of
-    its row (core.evidence.rows hands it out for any selection)."""
+    as a filter of the frame gives them; the records of the catalog's events are made once, with
+    the values of their rows (core.evidence.rows hands them out for any frame cut from them);
+    an event no rule may read (kept by --all-events) has none made, and rows() makes it."""
     from rdsla.core.evidence import RECORD, records, rows
     bundle = Bundle(analysis())
     for host in ("RDSH01", "RDSH02", "NOBODY", None):
@@ -108,11 +111,20 @@ def test_positions_and_records_of_the_events_are_those_of_the_frame():
             family = "ls" if ids == [21] else "rcm"
             expected = filtered(bundle, host, family, ids)["record_id"].tolist()
             assert bundle.events.iloc[bundle.positions(host, family, ids)]["record_id"].tolist() == expected
-    plain = records(bundle.events.drop(columns=[RECORD]))
-    assert [dict(r) for r in rows(bundle.events)] == plain
     ctx = reader(bundle)
-    picked = rows(ctx.events("RDSH01", "rcm", [1128]))
-    assert all(r is bundle.events[RECORD].iloc[bundle.events.index.get_loc(r.name)] for r in picked)
+    picked = ctx.events(None, "rcm", [1128, 1129])
+    assert [dict(r) for r in rows(picked)] == records(picked.drop(columns=[RECORD]))
+    assert [dict(r) for r in rows(picked)] == records(filtered(bundle, None, "rcm", [1128, 1129]).drop(columns=[RECORD]))
+    again = rows(ctx.current(ctx.events(None, "rcm", [1128, 1129])))
+    assert all(a is b for a, b in zip(again, rows(picked)))              # made once, handed out
+    joined = pd.concat([picked.iloc[:2], picked.iloc[:1].assign(**{RECORD: [None]})])
+    assert [dict(r) for r in rows(joined)] == records(joined.drop(columns=[RECORD]))   # a row without one
+    other = bundle.events[bundle.events["_legacy"] == 7036]           # SCM 7036 is a catalog event
+    assert [r is not None for r in other[RECORD]] == [True]
+    loud = Bundle(make_analysis([HostProfile(name="DC01")], events=[{**event("DC01", 4624, family="other"),
+                                                                      "provider": "Microsoft-Windows-Security-Auditing"}]))
+    assert loud.events[RECORD].tolist() == [None]                     # not in the catalog: no rule reads it
+    assert rows(loud.events)[0]["event_id"] == 4624
 
 
 def test_current_and_history_split_at_the_window():
