@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 import pandas as pd
 
 from rdsla.analyzer.bundle import Intake, open_bundle
+from rdsla.core.errors import ArtifactTimeout
 from rdsla.core.facts import COLLECTED_AT
 from rdsla.core.needs import Needs, union
 from rdsla.core.frames import SCHEMAS, concat_frames, empty_frame, make_frame, string_array
@@ -39,10 +40,6 @@ class Ingested:
     facts: list[dict] = field(default_factory=list)
     event_stats: list[dict] = field(default_factory=list)
     hosts: dict[str, set[str]] = field(default_factory=dict)   # canonical -> aliases
-
-
-class ArtifactTimeout(Exception):
-    """An artifact took longer than --artifact-timeout."""
 
 
 def _on_alarm(signum, frame):

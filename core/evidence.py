@@ -68,9 +68,27 @@ def records(frame: pd.DataFrame) -> list[dict]:
 
 class Row(dict):
     """One row of :func:`rows`: a dict of plain values that, like a row of ``iterrows``, knows
-    its index label as ``name`` (evidence locates key packs and issued CALs by it)."""
+    its index label as ``name`` (evidence locates key packs and issued CALs by it).
+
+    Read-only: the rows of the rules' event selections are made once per analysis and handed to
+    every rule, evidence builder and fix (rules.context), so a change would reach all of them.
+    Copy one to change it (``dict(row)``)."""
 
     __slots__ = ("name",)
+
+    def _read_only(self, *args, **kwargs):
+        raise TypeError("a Row is shared by every reader of the analysis: change a copy (dict(row))")
+
+    __setitem__ = __delitem__ = __ior__ = update = pop = popitem = setdefault = clear = _read_only
+
+    def __reduce__(self):          # pickle and copy rebuild it without __setitem__
+        return _make_row, (dict(self), getattr(self, "name", None))
+
+
+def _make_row(values: dict, name) -> Row:
+    row = Row(values)
+    row.name = name
+    return row
 
 
 RECORD = "_record"      # a column holding each row's Row, made once (the rules' event selections)
@@ -88,12 +106,7 @@ def rows(frame: pd.DataFrame) -> list[Row]:
         if all(isinstance(r, Row) for r in found):
             return found
         frame = frame.drop(columns=[RECORD])         # rows joined from elsewhere: make them all
-    out = []
-    for label, values in zip(frame.index.tolist(), records(frame)):
-        row = Row(values)
-        row.name = label
-        out.append(row)
-    return out
+    return [_make_row(values, label) for label, values in zip(frame.index.tolist(), records(frame))]
 
 
 def _row(row: Mapping, frame: str) -> dict:

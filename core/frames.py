@@ -322,7 +322,8 @@ def _iso_nanoseconds(texts: list):
     import re
     global _ISO_UTC
     if _ISO_UTC is None:
-        _ISO_UTC = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?Z")
+        _ISO_UTC = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?Z",
+                             re.ASCII)   # ASCII digits only, as pandas reads them
     out = []
     second = timedelta(seconds=1)
     for text in texts:

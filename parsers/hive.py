@@ -102,6 +102,8 @@ def _clean_hive(source: Source, hive_class):
     if source.local_path is not None:
         try:
             return hive_class(source.local_path)
+        except MemoryError:
+            raise
         except Exception:  # noqa: BLE001
             return None
     if not hasattr(os, "memfd_create") or not os.path.isdir("/proc/self/fd"):
@@ -109,6 +111,8 @@ def _clean_hive(source: Source, hive_class):
     try:
         data = source.read_bytes()
         fd = os.memfd_create("rdsla-hive")
+    except MemoryError:
+        raise
     except Exception:  # noqa: BLE001 - the temporary copy reads (and reports) it again
         return None
     try:
@@ -116,6 +120,8 @@ def _clean_hive(source: Source, hive_class):
         while view:
             view = view[os.write(fd, view):]
         return hive_class(f"/proc/self/fd/{fd}")      # opened anew (from its start) and read whole
+    except MemoryError:
+        raise
     except Exception:  # noqa: BLE001
         return None
     finally:

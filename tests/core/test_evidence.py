@@ -66,3 +66,26 @@ def test_rows_are_records_that_know_their_index_label():
     carried = frame.assign(**{RECORD: got})
     again = rows(carried.iloc[[1]])
     assert again[0] is got[1]
+
+
+def test_rows_are_read_only_and_survive_pickle_and_copy():
+    """The rules' event rows are made once per analysis and shared by every rule (rules.context):
+    a rule writing into one would change what every later rule and the report read."""
+    import copy
+    import pickle
+    import pytest
+    from rdsla.core.evidence import RECORD, rows
+    frame = make_frame("keypacks", [{"keypack_id": "7", "total": 5}, {"keypack_id": "8", "total": 2}])
+    first = rows(frame)[1]
+    for change in (lambda r: r.__setitem__("total", 9), lambda r: r.update(total=9), lambda r: r.pop("total"),
+                   lambda r: r.setdefault("x", 1), lambda r: r.clear(), lambda r: r.popitem(),
+                   lambda r: r.__delitem__("total")):
+        with pytest.raises(TypeError, match="change a copy"):
+            change(first)
+    assert first["total"] == 2 and first.name == 1
+    shared = frame.assign(**{RECORD: rows(frame)})
+    assert rows(shared)[1] is shared[RECORD].iloc[1]            # handed out, not rebuilt
+    for twin in (pickle.loads(pickle.dumps(first)), copy.copy(first), copy.deepcopy(first)):
+        assert twin == first and twin.name == 1 and type(twin) is type(first)
+    changed = dict(first) | {"total": 9}
+    assert changed["total"] == 9 and first["total"] == 2

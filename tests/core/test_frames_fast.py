@@ -134,6 +134,7 @@ def _times_through_pandas(texts):
     ["2024-01-01T00:00:60Z"], ["2024-01-01 00:00:00"], ["2024-01-01T00:00:00+02:00"], [""], ["garbage"],
     ["2024-01-01T00:00:00.1234567891Z"], [None, None], [],
     ["1677-09-21T00:12:43.145224193Z", "2262-04-11T23:47:16.854775807Z", "1678-01-01T00:00:00Z"],
+    ["\uff12\uff10\uff12\uff14-11-05T10:13:33Z"], ["2024-11-05T10:13:\u0663\u0663Z"],   # non-ASCII digits: NaT
 ])
 def test_utc_times_equal_pandas_iso8601_parse(texts):
     pd.testing.assert_series_equal(frames.utc_times(texts), _times_through_pandas(texts), check_exact=True)

@@ -71,9 +71,23 @@ def test_hive_in_a_zip_reads_as_the_same_hive_on_disk(tmp_path, monkeypatch, mem
         zf.writestr("LS01/SYSTEM", data)
     if not memfd:       # a platform without memfd: the temporary copy
         monkeypatch.delattr(os, "memfd_create", raising=False)
+    elif not hasattr(os, "memfd_create") or not os.path.isdir("/proc/self/fd"):
+        pytest.skip("no memfd on this platform")
+    from regipy.registry import RegistryHive
+    opened: list[str] = []
+
+    class Recording(RegistryHive):
+        def __init__(self, path, *args, **kwargs):
+            opened.append(str(path))
+            super().__init__(path, *args, **kwargs)
+
+    monkeypatch.setattr("regipy.registry.RegistryHive", Recording)
     on_disk = parse(Source(display="SYSTEM", chain=(str(tmp_path / "SYSTEM"),), size=len(data), kind="hive"),
                     ParseOptions())
     zipped = parse(_member(tmp_path / "b.zip", "LS01/SYSTEM"), ParseOptions())
+    # the path each way took: the file itself, then the memfd or the temporary copy (never both)
+    assert opened[0] == str(tmp_path / "SYSTEM") and len(opened) == 2
+    assert opened[1].startswith("/proc/self/fd/") if memfd else "rdsla-hive-" in opened[1]
     assert zipped.computers == on_disk.computers == {"RDSH01": 1}
     pd.testing.assert_frame_equal(zipped.frames["registry"], on_disk.frames["registry"], check_exact=True)
     assert zipped.warnings == on_disk.warnings and zipped.status == on_disk.status == "ok"
@@ -109,3 +123,27 @@ def test_licensing_sniff_refuses_quickly_only_what_the_field_search_refuses(text
     assert (result is None) == (not found)
     if result is not None and result.kind == "licensing_text":
         assert result.reason.endswith(", ".join(sorted(found)[:4]))
+
+
+def test_a_hive_that_passes_the_artifact_timeout_is_a_failed_artifact(tmp_path, monkeypatch):
+    """The clean-hive path catches what regipy raises on damaged input; it must not swallow the
+    pipeline's timer (which would parse the hive again through the temporary copy, unlimited)."""
+    import time
+    from regipy.registry import RegistryHive
+    from rdsla.analyzer.pipeline import parse_source
+    from rdsla.core.limits import Limits
+    opened: list[str] = []
+
+    class Slow(RegistryHive):
+        def __init__(self, path, *args, **kwargs):
+            opened.append(str(path))
+            time.sleep(1.0)
+            super().__init__(path, *args, **kwargs)
+
+    monkeypatch.setattr("regipy.registry.RegistryHive", Slow)
+    with zipfile.ZipFile(tmp_path / "b.zip", "w") as zf:
+        zf.writestr("LS01/SYSTEM", _hive_bytes())
+    result = parse_source(_member(tmp_path / "b.zip", "LS01/SYSTEM"),
+                          ParseOptions(limits=Limits(artifact_seconds=0.2)))
+    assert result.status == "failed" and "took longer than 0.2 s" in " ".join(result.warnings)
+    assert len(opened) == 1
