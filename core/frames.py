@@ -263,7 +263,8 @@ def _missing_array(dtype: str, n: int):
         return _objects([pd.NA] * n)
     if dtype == UTC_TIME:
         return _utc_array([None] * n)
-    return _plain_array([None] * n, dtype)
+    array = _plain_array([None] * n, dtype)
+    return array if array is not None else pd.array([None] * n, dtype=dtype)   # a dtype added later
 
 
 def frame_from_columns(name: str, columns: Mapping[str, "list | pd.Series"]) -> pd.DataFrame:

@@ -168,3 +168,13 @@ def test_empty_frames_are_fresh_copies_equal_to_a_built_empty_frame():
         pd.testing.assert_frame_equal(frames.empty_frame(name), built, check_exact=True)
     cols = {c: [] for c in SCHEMAS["events"]}
     pd.testing.assert_frame_equal(frames.frame_from_columns("events", cols), frames.empty_frame("events"), check_exact=True)
+
+
+def test_a_column_no_row_has_is_all_missing_in_any_dtype(monkeypatch):
+    """CONTRIBUTING's "Add a column" may bring a dtype the fast path does not build (float64):
+    a frame whose rows lack that column still gets it, all missing, in its dtype."""
+    schema = dict(frames.SCHEMAS["keypacks"], ratio="Float64", score="float64")
+    monkeypatch.setitem(frames.SCHEMAS, "keypacks", schema)
+    built = make_frame("keypacks", [{"keypack_id": "7", "total": 5}])
+    assert str(built["ratio"].dtype) == "Float64" and str(built["score"].dtype) == "float64"
+    assert built["ratio"].isna().all() and built["score"].isna().all()
