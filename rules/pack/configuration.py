@@ -43,7 +43,7 @@ def no_license_server(ctx):
     all_ev = ctx.events(h.name, "rcm", [1130])
     ev, old = ctx.current(all_ev), ctx.history(all_ev)
     servers = ctx.servers_of(h)
-    history = ctx.history_line(old)
+    ctx.history_line(old)               # the findings below carry it as their history line
     if servers:
         return [ctx.not_detected(f"{h.name} uses license server(s) {', '.join(servers)} "
                                  f"(from {_origin(h.license_servers)}).")]
@@ -52,7 +52,7 @@ def no_license_server(ctx):
         return [ctx.not_collected(h, *missing, summary=(
             f"Whether {h.name} has a license server specified is unknown: "
             + " and ".join(BY_ID[i].label for i in missing) + " not collected (a value of a key that was not "
-            f"collected is unknown, not absent)."))]
+            "collected is unknown, not absent)."))]
     evidence = []
     if not missing:
         empty = [c for c in h.license_server_candidates if not servers_of(c.value)]
@@ -68,7 +68,7 @@ def no_license_server(ctx):
         parts.append(f"it logged {id_list(ev)} in the {ctx.window.days} days before collection")
     if not missing:
         parts.append("neither Group Policy (LicenseServers) nor the deployment (SpecifiedLicenseServers) names one")
-    return [ctx.detected(f"{h.name} has no license server specified: " + " and ".join(parts) + f".",
+    return [ctx.detected(f"{h.name} has no license server specified: " + " and ".join(parts) + ".",
                          evidence)]
 
 
@@ -84,7 +84,7 @@ def mode_not_configured(ctx):
     h = ctx.host
     all_ev = ctx.events(h.name, "rcm", [1068, 1069])
     ev, old = ctx.current(all_ev), ctx.history(all_ev)
-    history = ctx.history_line(old)
+    ctx.history_line(old)               # the findings below carry it as their history line
     configured = [c for c in h.licensing_mode_candidates if _mode(c) in CONFIGURED_MODES]
     if configured:
         # a policy can only choose a mode: a configured value anywhere is in effect or overridden by another one
@@ -96,7 +96,7 @@ def mode_not_configured(ctx):
     if not len(ev) and missing:
         return [ctx.not_collected(h, *missing, summary=(
             f"Whether the licensing mode of {h.name} is configured is unknown: "
-            + " and ".join(BY_ID[i].label for i in missing) + f" not collected."))]
+            + " and ".join(BY_ID[i].label for i in missing) + " not collected."))]
     mode = _mode(h.licensing_mode)
     evidence = events_evidence(ev, "licensing mode not configured")
     if h.licensing_mode is not None:
