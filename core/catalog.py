@@ -245,7 +245,11 @@ def family(entry: CatalogEntry) -> str:
 
 def keys_for(family_name: str, legacy_ids) -> frozenset[str]:
     """Catalog keys of a source family's events with these legacy ids (1128 also names 50280)."""
-    ids = set(legacy_ids)
+    return _keys_for(family_name, frozenset(legacy_ids))
+
+
+@lru_cache(maxsize=None)        # asked ~80 times per analysis, by the rules, host profiles and the report
+def _keys_for(family_name: str, ids: frozenset) -> frozenset[str]:
     return frozenset(e.key for e in _load() if family(e) == family_name and e.legacy_event_id in ids)
 
 
