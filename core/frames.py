@@ -8,6 +8,7 @@ Reference: ../shared/DESIGN.md, section "Frames".
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Iterable, Mapping
 
@@ -345,6 +346,7 @@ def _iso_nanoseconds(texts: list):
     return out
 
 
+@lru_cache(maxsize=1)       # a failed import is not remembered: it searched sys.path on each of ~140 calls
 def _pyarrow():
     """pyarrow when installed (the ``parquet`` extra), else None: it only makes large frames
     faster to build, so a plain install takes make_frame's coercion instead."""
