@@ -245,12 +245,16 @@ def family(entry: CatalogEntry) -> str:
 
 def keys_for(family_name: str, legacy_ids) -> frozenset[str]:
     """Catalog keys of a source family's events with these legacy ids (1128 also names 50280)."""
-    return _keys_for(family_name, frozenset(legacy_ids))
+    index = _keys_by_family_and_id()
+    return frozenset().union(*(index.get((family_name, i), ()) for i in set(legacy_ids)))
 
 
-@lru_cache(maxsize=None)        # asked ~80 times per analysis, by the rules, host profiles and the report
-def _keys_for(family_name: str, ids: frozenset) -> frozenset[str]:
-    return frozenset(e.key for e in _load() if family(e) == family_name and e.legacy_event_id in ids)
+@lru_cache(maxsize=1)           # asked ~80 times per analysis, by the rules, host profiles and the report
+def _keys_by_family_and_id() -> dict[tuple, frozenset[str]]:
+    index: dict[tuple, set[str]] = {}
+    for e in _load():
+        index.setdefault((family(e), e.legacy_event_id), set()).add(e.key)
+    return {k: frozenset(v) for k, v in index.items()}
 
 
 def legacy_event_id(provider_or_source_name: Optional[str], event_id: int,
