@@ -145,6 +145,9 @@ def test_temp_files_removed_after_ctrl_c(tmp_path, capsys, private_tmp, monkeypa
         raise KeyboardInterrupt
 
     monkeypatch.setattr(regipy.registry, "RegistryHive", interrupted)
+    # a clean hive in a zip is read through a memfd where the platform has one (parsers/hive.py):
+    # take the temporary copy, the path every hive with transaction logs and every other platform takes
+    monkeypatch.delattr(os, "memfd_create", raising=False)
     z = _zip_with_hive(tmp_path)
     code, out, err = run(capsys, "analyze", str(z), "--jobs", "1", "--quiet", "-o", str(tmp_path / "r.html"))
     assert code == 130 and "interrupted" in err, (code, err)
