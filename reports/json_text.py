@@ -51,19 +51,14 @@ def _scalar(value) -> str | None:
 
 
 def _key(key) -> str:
+    """A dict key as json.dumps writes it: a string as it is, a number, bool or None as the
+    quoted text of the value (those texts hold nothing to escape)."""
     if isinstance(key, str):
         return encode_basestring(key)
-    if isinstance(key, float):
-        return encode_basestring(_float(key))
-    if key is True:
-        return '"true"'
-    if key is False:
-        return '"false"'
-    if key is None:
-        return '"null"'
-    if isinstance(key, int):
-        return encode_basestring(int.__repr__(key))
-    raise TypeError(f"keys must be str, int, float, bool or None, not {key.__class__.__name__}")
+    text = _scalar(key)
+    if text is None:
+        raise TypeError(f"keys must be str, int, float, bool or None, not {key.__class__.__name__}")
+    return '"' + text + '"'
 
 
 def _write(value, out: list, newline: str) -> None:
